@@ -1,0 +1,3 @@
+from .clip_prompt_backbone import CLIPPromptBackbone
+
+__all__ = ['CLIPPromptBackbone']

@@ -1,0 +1,3 @@
+from .silog_loss import SILogLoss
+
+__all__ = ['SILogLoss']

@@ -1,0 +1,3 @@
+from .clip_depth_estimator import CLIPDepthEstimator
+
+__all__ = ['CLIPDepthEstimator']

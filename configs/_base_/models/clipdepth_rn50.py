@@ -1,0 +1,36 @@
+# DepthCLIP / Auty et al. model (SPEC §1): frozen CLIP RN50, learnable-token prompts, bin-weighted head.
+# The image tower and the text tower are built from the same `clip` dict -> one CLIP instance.
+clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None)
+min_depth, max_depth = 1e-3, 10.0
+# ImageNet normalisation is what the authors' code uses (faithful); CLIP's own is
+# mean=[122.770938, 116.7460125, 104.09373615], std=[68.5005327, 66.6321579, 70.32316305].
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=0)
+model = dict(
+    type='CLIPDepthEstimator',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(type='CLIPPromptBackbone', clip=clip, feature_mode='raw_layer4', bn_mode='train'),
+    decode_head=dict(
+        type='BinWeightedDepthHead',
+        text_encoder=dict(
+            type='LearnableTokenTextEncoder',
+            clip=clip,
+            template='baseline',
+            object_token='word',
+            depth_tokens='learned-7',
+            init_std=0.02,
+            text_norm='auty_frobenius'),
+        bins='linear',
+        min_depth=min_depth,
+        max_depth=max_depth,
+        logit_scale=100.0,
+        temperature=0.1,
+        align_corners=True,
+        loss_decode=dict(type='SILogLoss', lambd=0.85, scale=10.0, min_depth=min_depth)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole_flip'))

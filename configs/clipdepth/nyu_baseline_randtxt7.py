@@ -1,0 +1,3 @@
+# Auty et al. Table 3: 'baseline' template, rand-txt-7 depth tokens, linear bins, NYU. Nothing learnable: training only updates CLIP BatchNorm statistics (faithful).
+_base_ = ['../_base_/clipdepth_nyu.py']
+model = dict(decode_head=dict(text_encoder=dict(template='baseline', depth_tokens='rand-txt-7'), bins='linear'))

@@ -1,0 +1,3 @@
+from .one_cycle_momentum import OneCycleMomentum
+
+__all__ = ['OneCycleMomentum']

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny CLIP models built through open_clip's real classes, repo paths."""
+import os
+import os.path as osp
+import warnings
+
+import pytest
+import torch
+
+import mmclipdepth  # noqa: F401
+from mmengine.registry import init_default_scope
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DATA = osp.join(REPO, 'tests', 'data')
+# ModifiedResNet(layers 1,1,1,1, width 8): layer4 has 8*32 = 256 channels; embed_dim 128 keeps the
+# faithful "keep even channels" reduction (256 -> 128) of RN50 (2048 -> 1024).
+TINY_CLIP_ARCH = dict(
+    embed_dim=128,
+    vision_cfg=dict(layers=[1, 1, 1, 1], width=8, head_width=8, image_size=64),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2))
+TINY_CLIP = dict(model_name='RN50', pretrained=None, arch_cfg=TINY_CLIP_ARCH)
+TINY_VIT_ARCH = dict(
+    embed_dim=48,
+    vision_cfg=dict(layers=2, width=32, head_width=16, patch_size=16, image_size=64),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2))
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+warnings.filterwarnings('ignore', message='.*RANDOMLY INITIALISED.*')
+warnings.filterwarnings('ignore', message='.*MultiScaleDeformableAttention.*')
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+init_default_scope('mmseg')
+
+
+@pytest.fixture
+def tiny_clip_cfg():
+    return dict(TINY_CLIP)
+
+
+def tiny_model_cfg(template='baseline', depth_tokens='learned-7', bins='linear', max_depth=10.0,
+                   test_mode='whole_flip', text_norm='auty_frobenius', **head_kwargs):
+    """A CLIPDepthEstimator config with the tiny CLIP (same structure as configs/_base_/models)."""
+    return dict(
+        type='CLIPDepthEstimator',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        backbone=dict(type='CLIPPromptBackbone', clip=TINY_CLIP),
+        decode_head=dict(
+            type='BinWeightedDepthHead',
+            text_encoder=dict(type='LearnableTokenTextEncoder', clip=TINY_CLIP, template=template,
+                              depth_tokens=depth_tokens, text_norm=text_norm),
+            bins=bins, min_depth=1e-3, max_depth=max_depth, **head_kwargs),
+        test_cfg=dict(mode=test_mode))
