@@ -100,12 +100,28 @@ def _safe_globals():
     return allowed
 
 
+def _history_buffer_getattr(obj, name):
+    """Stands in for ``builtins.getattr`` while unpickling: mmengine's ``HistoryBuffer`` pickles its
+    statistics methods as ``getattr(HistoryBuffer, 'mean')``. Only that (class, registered method name)
+    pair resolves; any other use of getattr in a checkpoint is refused."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and isinstance(name, str) and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(f'checkpoint uses getattr({obj!r}, {name!r}), which is not allowed')
+
+
 SAFE_CHECKPOINT_GLOBALS = _safe_globals()
-torch.serialization.add_safe_globals(SAFE_CHECKPOINT_GLOBALS)
+torch.serialization.add_safe_globals(SAFE_CHECKPOINT_GLOBALS
+                                     + [(_history_buffer_getattr, 'builtins.getattr')])
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint pickles a global that is not on the allow-list."""
+
+
+def _unsupported_line(err) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if 'Unsupported' in ln or 'not allowed' in ln]
+    return (lines[0].split('. Please use')[0] + '.') if lines else ''
 
 
 def safe_torch_load(filename, map_location=None):
@@ -116,8 +132,7 @@ def safe_torch_load(filename, map_location=None):
         raise UnsafeCheckpointError(
             f'Refusing to load checkpoint {filename!r}: it pickles an object outside the allow-list of '
             f'what mmengine checkpoints contain (tensors, HistoryBuffer, numpy arrays/scalars). '
-            f'Loading it would allow arbitrary code to run. Details from torch: {str(e).splitlines()[0]}'
-        ) from None
+            f'Loading it would allow arbitrary code to run. {_unsupported_line(e)}') from None
 
 
 def _register_safe_local_loader():

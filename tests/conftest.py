@@ -3,6 +3,9 @@ import os
 import os.path as osp
 import warnings
 
+# no network in tests: make huggingface_hub (imported by open_clip) fail fast instead of retrying
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
 import pytest
 import torch
 
@@ -23,7 +26,6 @@ TINY_VIT_ARCH = dict(
     vision_cfg=dict(layers=2, width=32, head_width=16, patch_size=16, image_size=64),
     text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2))
 
-os.environ.setdefault('HF_HUB_OFFLINE', '1')
 warnings.filterwarnings('ignore', message='.*RANDOMLY INITIALISED.*')
 warnings.filterwarnings('ignore', message='.*MultiScaleDeformableAttention.*')
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))

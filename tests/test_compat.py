@@ -1,0 +1,120 @@
+"""The compatibility layer: mmcv.ops stand-in, safe checkpoint loading, CPU distributed init."""
+import io
+import os
+import pickle
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmclipdepth import _compat
+
+
+def test_standin_exposes_pure_torch_point_sample():
+    if not _compat.MMCV_OPS_STANDIN:
+        pytest.skip('full mmcv installed: the stand-in steps aside')
+    from mmcv.ops import point_sample
+    feat = torch.arange(16.0).view(1, 1, 4, 4)
+    pts = torch.tensor([[[0.125, 0.125], [0.875, 0.625]]])  # normalised [0, 1] (x, y)
+    got = point_sample(feat, pts, align_corners=False)
+    expected = F.grid_sample(feat, (pts * 2 - 1).unsqueeze(2), align_corners=False).squeeze(3)
+    torch.testing.assert_close(got, expected)
+    # (0.125, 0.125) is the centre of pixel (0, 0): exactly its value
+    assert got[0, 0, 0].item() == 0.0
+
+
+def test_standin_compiled_ops_raise_clear_errors():
+    if not _compat.MMCV_OPS_STANDIN:
+        pytest.skip('full mmcv installed')
+    ops = sys.modules['mmcv.ops']
+    with pytest.raises(ModuleNotFoundError, match='mmcv-lite'):
+        from mmcv.ops import DeformConv2d  # noqa: F401
+    with pytest.raises(AttributeError):
+        ops.__file__  # dunder probes must be AttributeError (inspect.getmodule)
+    from mmcv.ops import sigmoid_focal_loss  # imported unguarded by mmseg: importable, fails on use
+    with pytest.raises(ModuleNotFoundError, match='sigmoid_focal_loss'):
+        sigmoid_focal_loss(torch.zeros(1), torch.zeros(1))
+    import mmseg.models  # noqa: F401  (the import that fails without the stand-in)
+
+
+def test_standin_steps_aside_when_compiled_ops_exist(monkeypatch):
+    sentinel = types.ModuleType('mmcv.ops')
+    monkeypatch.setitem(sys.modules, 'mmcv.ops', sentinel)
+    assert _compat._install_mmcv_ops_standin() is False
+    assert sys.modules['mmcv.ops'] is sentinel
+    monkeypatch.delitem(sys.modules, 'mmcv.ops')
+    monkeypatch.setattr(_compat, '_mmcv_has_compiled_ops', lambda: True)
+    assert _compat._install_mmcv_ops_standin() is False
+    assert 'mmcv.ops' not in sys.modules
+
+
+def test_mmengine_checkpoint_globals_load_with_weights_only(tmp_path):
+    from mmengine.logging.history_buffer import HistoryBuffer
+    buf = HistoryBuffer()
+    buf.update(1.5)
+    ckpt = dict(meta=dict(epoch=1, seed=np.int64(3), arr=np.arange(3.0)),
+                message_hub=dict(log_scalars={'loss': buf}), state_dict={'w': torch.ones(2)})
+    path = tmp_path / 'ok.pth'
+    torch.save(ckpt, path)
+    from mmengine.runner.checkpoint import _load_checkpoint
+    loaded = _load_checkpoint(str(path), map_location='cpu')
+    assert loaded['message_hub']['log_scalars']['loss'].current() == 1.5
+    np.testing.assert_array_equal(loaded['meta']['arr'], np.arange(3.0))
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ('echo pwned > /tmp/mmclipdepth_pwned',))
+
+
+def test_malicious_checkpoint_is_refused_with_file_named(tmp_path):
+    path = tmp_path / 'evil.pth'
+    with open(path, 'wb') as f:
+        torch.save({'state_dict': {}, 'payload': _Evil()}, f)
+    if os.path.exists('/tmp/mmclipdepth_pwned'):
+        os.remove('/tmp/mmclipdepth_pwned')
+    from mmengine.runner.checkpoint import _load_checkpoint
+    with pytest.raises(_compat.UnsafeCheckpointError, match='evil.pth'):
+        _load_checkpoint(str(path), map_location='cpu')
+    assert not os.path.exists('/tmp/mmclipdepth_pwned')
+
+
+class _GetattrAbuse:
+    def __reduce__(self):
+        from mmengine.logging.history_buffer import HistoryBuffer
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_getattr_is_only_allowed_for_history_buffer_statistics(tmp_path):
+    path = tmp_path / 'getattr.pth'
+    torch.save({'x': _GetattrAbuse()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='getattr.pth'):
+        _compat.safe_torch_load(str(path))
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    from mmengine.runner.checkpoint import _load_checkpoint
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        _load_checkpoint(str(tmp_path / 'nope.pth'))
+
+
+def test_dist_init_skips_set_device_without_cuda(monkeypatch):
+    if torch.cuda.is_available():
+        pytest.skip('CUDA present')
+    import mmengine.dist.utils as du
+    calls = []
+    monkeypatch.setattr(du.torch_dist, 'init_process_group', lambda backend, **kw: calls.append(backend))
+    monkeypatch.setenv('RANK', '0')
+    monkeypatch.setenv('LOCAL_RANK', '0')
+
+    def boom(*a, **k):
+        raise AssertionError('torch.cuda.set_device called without CUDA')
+
+    monkeypatch.setattr(torch.cuda, 'set_device', boom)
+    du._init_dist_pytorch('gloo')
+    assert calls == ['gloo']
+    assert torch.cuda.set_device is boom  # restored after the call
