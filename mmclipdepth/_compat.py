@@ -100,19 +100,30 @@ def _safe_globals():
     return allowed
 
 
-def _history_buffer_getattr(obj, name):
-    """Stands in for ``builtins.getattr`` while unpickling: mmengine's ``HistoryBuffer`` pickles its
-    statistics methods as ``getattr(HistoryBuffer, 'mean')``. Only that (class, registered method name)
-    pair resolves; any other use of getattr in a checkpoint is refused."""
+def _allowed_getattr_pairs():
+    """(class, attribute names) that mmengine checkpoints reference through ``getattr``."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    if obj is HistoryBuffer and isinstance(name, str) and name in HistoryBuffer._statistics_methods:
+    from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
+    return {
+        # HistoryBuffer pickles its statistics methods as getattr(HistoryBuffer, 'mean')
+        HistoryBuffer: lambda name: name in HistoryBuffer._statistics_methods,
+        # OneCycle schedulers keep their annealing function in state_dict()
+        OneCycleParamScheduler: lambda name: name in ('_annealing_cos', '_annealing_linear'),
+    }
+
+
+def _restricted_getattr(obj, name):
+    """Stands in for ``builtins.getattr`` while unpickling: only the (class, method) pairs that mmengine
+    checkpoints contain resolve; any other use of getattr in a checkpoint is refused."""
+    check = _allowed_getattr_pairs().get(obj)
+    if check is not None and isinstance(name, str) and check(name):
         return getattr(obj, name)
     raise pickle.UnpicklingError(f'checkpoint uses getattr({obj!r}, {name!r}), which is not allowed')
 
 
 SAFE_CHECKPOINT_GLOBALS = _safe_globals()
 torch.serialization.add_safe_globals(SAFE_CHECKPOINT_GLOBALS
-                                     + [(_history_buffer_getattr, 'builtins.getattr')])
+                                     + list(_allowed_getattr_pairs()) + [(_restricted_getattr, 'builtins.getattr')])
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):

@@ -51,3 +51,26 @@ def tiny_model_cfg(template='baseline', depth_tokens='learned-7', bins='linear',
                               depth_tokens=depth_tokens, text_norm=text_norm),
             bins=bins, min_depth=1e-3, max_depth=max_depth, **head_kwargs),
         test_cfg=dict(mode=test_mode))
+
+
+def tiny_runner_cfg(config='configs/clipdepth/nyu_baseline_learned7.py', work_dir='work_dirs/tmp',
+                    dataset='nyu', max_iters=2, batch_size=2):
+    """A repo config with the tiny CLIP and the bundled real samples: ``max_iters`` training iterations,
+    validation/test on the bundled test frames. Returns an mmengine Config."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, config))
+    samples = Config.fromfile(osp.join(REPO, f'configs/_base_/datasets/{dataset}_samples.py'))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key] = samples[key]
+    cfg.train_dataloader.batch_size = batch_size
+    cfg.model.backbone.clip = dict(TINY_CLIP)
+    if 'text_encoder' in cfg.model.decode_head:
+        cfg.model.decode_head.text_encoder.clip = dict(TINY_CLIP)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+    for sched in cfg.param_scheduler:
+        sched.update(by_epoch=False, total_steps=max_iters, convert_to_iter_based=False)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=max_iters)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.work_dir = work_dir
+    return cfg

@@ -1,7 +1,6 @@
 # DepthCLIP / Auty et al. model (SPEC §1): frozen CLIP RN50, learnable-token prompts, bin-weighted head.
 # The image tower and the text tower are built from the same `clip` dict -> one CLIP instance.
 clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None)
-min_depth, max_depth = 1e-3, 10.0
 # ImageNet normalisation is what the authors' code uses (faithful); CLIP's own is
 # mean=[122.770938, 116.7460125, 104.09373615], std=[68.5005327, 66.6321579, 70.32316305].
 data_preprocessor = dict(
@@ -9,6 +8,7 @@ data_preprocessor = dict(
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
+    size_divisor=32,  # all protocol sizes (416x544, 480x640, 352x704, 352x1216) are multiples: no padding
     pad_val=0,
     seg_pad_val=0)
 model = dict(
@@ -26,11 +26,11 @@ model = dict(
             init_std=0.02,
             text_norm='auty_frobenius'),
         bins='linear',
-        min_depth=min_depth,
-        max_depth=max_depth,
+        min_depth=1e-3,
+        max_depth=10.0,  # KITTI configs set 80
         logit_scale=100.0,
         temperature=0.1,
         align_corners=True,
-        loss_decode=dict(type='SILogLoss', lambd=0.85, scale=10.0, min_depth=min_depth)),
+        loss_decode=dict(type='SILogLoss', lambd=0.85, scale=10.0, min_depth=1e-3)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole_flip'))

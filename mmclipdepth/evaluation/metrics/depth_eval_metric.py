@@ -1,0 +1,213 @@
+"""The field's monocular-depth evaluation protocol (BTS/AdaBins ``compute_errors``; SPEC §1
+"Evaluation")."""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+from mmseg.registry import METRICS
+
+#: Metric keys, in the order of the usual tables.
+METRIC_NAMES = ('d1', 'd2', 'd3', 'abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'log10', 'silog',
+                'rmse_log_unrooted')
+
+#: NYU Eigen crop (BTS/AdaBins ``eval_mask[45:471, 41:601]``) for the 480x640 frame.
+NYU_EIGEN_ROWS = (45, 471)
+NYU_EIGEN_COLS = (41, 601)
+NYU_FRAME = (480, 640)
+#: Fractional crops (rows top, rows bottom, cols left, cols right), truncated with int() as in
+#: BTS/AdaBins: Garg et al. ECCV16, and BTS's KITTI "eigen" crop.
+GARG_FRACTIONS = (0.40810811, 0.99189189, 0.03594771, 0.96405229)
+KITTI_EIGEN_FRACTIONS = (0.3324324, 0.91351351, 0.0359477, 0.96405229)
+CROPS = ('eigen', 'garg', 'eigen_kitti', 'none')
+
+
+def eval_crop_box(crop: str, height: int, width: int) -> Optional[Tuple[int, int, int, int]]:
+    """(row0, row1, col0, col1) of the evaluation crop in a ``height x width`` GT frame.
+
+    ``'eigen'``: NYU's fixed rows 45:471, cols 41:601 (requires a 480x640 frame);
+    ``'garg'``: rows int(0.40810811 H):int(0.99189189 H), cols int(0.03594771 W):int(0.96405229 W);
+    ``'eigen_kitti'``: rows int(0.3324324 H):int(0.91351351 H), cols int(0.0359477 W):
+    int(0.96405229 W); ``'none'``: ``None`` (whole frame).
+    """
+    if crop == 'none':
+        return None
+    if crop == 'eigen':
+        if (height, width) != NYU_FRAME:
+            raise ValueError(f"crop='eigen' is NYU's fixed crop of the 480x640 frame (rows 45:471, "
+                             f'cols 41:601); got a {height}x{width} ground truth. Use '
+                             f"crop='garg' or 'eigen_kitti' for KITTI, 'none' otherwise")
+        return NYU_EIGEN_ROWS + NYU_EIGEN_COLS
+    if crop in ('garg', 'eigen_kitti'):
+        f = GARG_FRACTIONS if crop == 'garg' else KITTI_EIGEN_FRACTIONS
+        return (int(f[0] * height), int(f[1] * height), int(f[2] * width), int(f[3] * width))
+    raise ValueError(f'crop must be one of {CROPS}, got {crop!r}')
+
+
+def clamp_prediction(pred: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
+    """Clamp to [min_depth, max_depth]; NaN -> min_depth, +inf -> max_depth, -inf -> min_depth.
+
+    This is BTS/AdaBins' sequence (``pred[pred < min] = min; pred[pred > max] = max;
+    pred[isinf] = max; pred[isnan] = min``), where -inf is already caught by the first step, and
+    Auty et al.'s ``torch.clamp`` followed by NaN handling.
+    """
+    pred = np.where(np.isnan(pred), min_depth, pred)
+    return np.clip(pred, min_depth, max_depth)
+
+
+def compute_depth_errors(gt: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
+    """Per-image errors on valid pixels (1-D arrays, both > 0), float64.
+
+    delta_k: mean(max(g/p, p/g) < 1.25^k); abs_rel: mean(|g-p|/g); sq_rel: mean((g-p)^2/g);
+    rmse: sqrt(mean((g-p)^2)); rmse_log: sqrt(mean((log g - log p)^2)); log10:
+    mean(|log10 g - log10 p|); silog: 100 sqrt(mean(d^2) - mean(d)^2), d = log p - log g (the
+    variance floored at 0 against rounding); rmse_log_unrooted: mean((log g - log p)^2) (Auty et
+    al.'s "RMSL" column).
+    """
+    gt = gt.astype(np.float64)
+    pred = pred.astype(np.float64)
+    thresh = np.maximum(gt / pred, pred / gt)
+    diff = gt - pred
+    d = np.log(pred) - np.log(gt)
+    sq_log = np.mean(d ** 2)
+    return OrderedDict(
+        d1=float(np.mean(thresh < 1.25)),
+        d2=float(np.mean(thresh < 1.25 ** 2)),
+        d3=float(np.mean(thresh < 1.25 ** 3)),
+        abs_rel=float(np.mean(np.abs(diff) / gt)),
+        sq_rel=float(np.mean(diff ** 2 / gt)),
+        rmse=float(np.sqrt(np.mean(diff ** 2))),
+        rmse_log=float(np.sqrt(sq_log)),
+        log10=float(np.mean(np.abs(np.log10(gt) - np.log10(pred)))),
+        silog=float(100.0 * np.sqrt(max(sq_log - np.mean(d) ** 2, 0.0))),
+        rmse_log_unrooted=float(sq_log))
+
+
+def _as_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _as_hw(x) -> np.ndarray:
+    """float64 (H, W): drops leading singleton axes of (1, H, W) / (1, 1, H, W)."""
+    x = _as_numpy(x)
+    while x.ndim > 2 and x.shape[0] == 1:
+        x = x[0]
+    return x.astype(np.float64)
+
+
+def _field(sample, name: str):
+    """``sample[name]['data']`` for a data-sample dict or ``sample.name.data`` for a data element."""
+    if isinstance(sample, dict):
+        value = sample.get(name)
+        if value is None:
+            return None
+        return value['data'] if isinstance(value, dict) else getattr(value, 'data', value)
+    value = getattr(sample, name, None)
+    return None if value is None else getattr(value, 'data', value)
+
+
+def _meta(sample, key: str, default=None):
+    if isinstance(sample, dict):
+        return sample.get(key, default)
+    return sample.metainfo.get(key, default)
+
+
+@METRICS.register_module()
+class DepthEvalMetric(BaseMetric):
+    """Depth metrics of BTS/AdaBins (and Auty et al.), per image then averaged over images.
+
+    For every image: the evaluation crop (``crop``, in the ground-truth frame) intersected with the
+    valid mask ``min_depth < gt <= max_depth``; the prediction clamped to [min_depth, max_depth]
+    (NaN -> min, +inf -> max, -inf -> min); then :func:`compute_depth_errors`. Only the ten
+    per-image numbers are kept (constant memory per image) in ``self.results``, which mmengine
+    gathers from every rank before :meth:`compute_metrics` averages them, so multi-process
+    evaluation equals single-process evaluation. An image with no valid pixel is skipped with a
+    warning and counted.
+
+    Reads ``pred_depth_map`` and ``gt_depth_map`` (``(1, H, W)`` metres, same size) from each data
+    sample. Output keys: ``d1 d2 d3 abs_rel sq_rel rmse rmse_log log10 silog rmse_log_unrooted``
+    (with ``prefix/`` when ``prefix`` is set).
+
+    Args:
+        min_depth, max_depth (float): evaluation range (NYU 1e-3/10, KITTI 1e-3/80).
+        crop (str): ``'eigen'`` (NYU 480x640: rows 45:471, cols 41:601), ``'garg'`` (KITTI,
+            fractions of the KB-cropped 352x1216 frame), ``'eigen_kitti'`` (BTS's KITTI Eigen
+            crop), or ``'none'``.
+        collect_device, prefix: see :class:`mmengine.evaluator.BaseMetric`.
+    """
+
+    default_prefix: Optional[str] = None
+
+    def __init__(self,
+                 min_depth: float = 1e-3,
+                 max_depth: float = 10.0,
+                 crop: str = 'eigen',
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 **kwargs) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix, **kwargs)
+        if crop not in CROPS:
+            raise ValueError(f'crop must be one of {CROPS}, got {crop!r}')
+        if not 0 <= min_depth < max_depth:
+            raise ValueError(f'need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
+        self.min_depth = float(min_depth)
+        self.max_depth = float(max_depth)
+        self.crop = crop
+
+    def evaluate_image(self, pred: np.ndarray, gt: np.ndarray,
+                       name: str = '<image>') -> Optional[Dict[str, float]]:
+        """Metrics of one (H, W) prediction/GT pair, or ``None`` when no pixel is valid."""
+        pred = _as_hw(pred)
+        gt = _as_hw(gt)
+        if gt.ndim != 2 or pred.shape != gt.shape:
+            raise ValueError(f'DepthEvalMetric: prediction {pred.shape} and ground truth '
+                             f'{gt.shape} of {name!r} must be the same HxW (the estimator '
+                             f'returns predictions at the ground-truth frame, ori_shape)')
+        valid = (gt > self.min_depth) & (gt <= self.max_depth)
+        box = eval_crop_box(self.crop, *gt.shape)
+        if box is not None:
+            in_crop = np.zeros_like(valid)
+            in_crop[box[0]:box[1], box[2]:box[3]] = True
+            valid &= in_crop
+        if not valid.any():
+            return None
+        pred = clamp_prediction(pred, self.min_depth, self.max_depth)
+        return compute_depth_errors(gt[valid], pred[valid])
+
+    def process(self, data_batch, data_samples: Sequence) -> None:
+        for sample in data_samples:
+            pred = _field(sample, 'pred_depth_map')
+            gt = _field(sample, 'gt_depth_map')
+            name = _meta(sample, 'img_path', '<image>')
+            if pred is None or gt is None:
+                raise KeyError(f'DepthEvalMetric needs pred_depth_map and gt_depth_map in every '
+                               f'data sample; {name!r} lacks '
+                               f"{'pred_depth_map' if pred is None else 'gt_depth_map'}")
+            errors = self.evaluate_image(pred, gt, name)
+            if errors is None:
+                self.results.append(dict(img_path=name, skipped=True))
+            else:
+                self.results.append(dict(errors, img_path=name, skipped=False))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        logger = MMLogger.get_current_instance()
+        kept = [r for r in results if not r.get('skipped')]
+        skipped = [r['img_path'] for r in results if r.get('skipped')]
+        if skipped:
+            logger.warning(
+                f'DepthEvalMetric: skipped {len(skipped)} of {len(results)} images with no valid '
+                f'ground-truth pixel (min_depth < gt <= max_depth inside the {self.crop!r} crop), '
+                f'e.g. {skipped[:3]}')
+        if not kept:
+            logger.warning('DepthEvalMetric: no image had a valid pixel; every metric is NaN')
+            return OrderedDict((k, float('nan')) for k in METRIC_NAMES)
+        metrics = OrderedDict(
+            (k, float(np.mean([r[k] for r in kept], dtype=np.float64))) for k in METRIC_NAMES)
+        logger.info(f'DepthEvalMetric over {len(kept)} images (crop={self.crop!r}, range '
+                    f'({self.min_depth:g}, {self.max_depth:g}]): ' +
+                    ', '.join(f'{k}={v:.4f}' for k, v in metrics.items()))
+        return metrics
