@@ -1,0 +1,7 @@
+from .consistency_metrics import SpatialContinuityMetric, TemporalConsistencyMetric
+from .depth_eval_metric import DepthEvalMetric
+from .dump_depth_results import DumpDepthResults
+from .normalized_delta_metric import NormalizedDeltaMetric
+
+__all__ = ['DepthEvalMetric', 'DumpDepthResults', 'SpatialContinuityMetric', 'TemporalConsistencyMetric',
+           'NormalizedDeltaMetric']

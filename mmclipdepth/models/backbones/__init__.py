@@ -1,3 +1,4 @@
 from .clip_prompt_backbone import CLIPPromptBackbone
+from .lora_vit import LoRAViT
 
-__all__ = ['CLIPPromptBackbone']
+__all__ = ['CLIPPromptBackbone', 'LoRAViT']

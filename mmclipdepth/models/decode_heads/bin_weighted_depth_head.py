@@ -17,22 +17,26 @@ def bin_centres(kind: Union[str, Sequence[float]], num_bins: int, min_depth: flo
                 max_depth: float) -> Tensor:
     """Bin centres (SPEC §1 "Head"): ``linear`` min + (i + .5)(max - min)/N, ``log`` the same in log
     space, ``depthclip`` DepthCLIP's fixed list, or an explicit list."""
+    # Python floats in the authors' operation order (min + i*w + w/2; e ** (...)), then float32, so the
+    # centres match theirs bit for bit
     if isinstance(kind, str):
-        i = torch.arange(num_bins, dtype=torch.float64) + 0.5
         if kind == 'linear':
-            c = min_depth + i * (max_depth - min_depth) / num_bins
+            w = (max_depth - min_depth) / num_bins
+            values = [min_depth + i * w + w / 2 for i in range(num_bins)]
         elif kind == 'log':
-            lo, hi = math.log(min_depth), math.log(max_depth)
-            c = torch.exp(lo + i * (hi - lo) / num_bins)
+            lo = math.log(min_depth)
+            w = (math.log(max_depth) - lo) / num_bins
+            values = [math.e ** (lo + i * w + w / 2) for i in range(num_bins)]
         elif kind == 'depthclip':
-            c = torch.tensor(DEPTHCLIP_BINS, dtype=torch.float64)
+            values = list(DEPTHCLIP_BINS)
         else:
             raise ValueError(f"bin_centres must be 'linear', 'log', 'depthclip' or a list, got {kind!r}")
     else:
-        c = torch.tensor(list(kind), dtype=torch.float64)
+        values = [float(v) for v in kind]
+    c = torch.tensor(values, dtype=torch.float32)
     if c.numel() != num_bins:
         raise ValueError(f'{c.numel()} bin centres ({kind!r}) but the text encoder has {num_bins} prompts')
-    return c.float()
+    return c
 
 
 @MODELS.register_module()
@@ -89,6 +93,9 @@ class BinWeightedDepthHead(BaseDepthHead):
         if feat.shape[1] != text.shape[1]:
             raise ValueError(f'image features have {feat.shape[1]} channels but text features {text.shape[1]}; '
                              f'set in_channels={feat.shape[1]} (adds a 1x1 projection)')
-        logits = torch.einsum('nchw,kc->nkhw', feat, text.to(feat.dtype)) * (self.logit_scale / self.temperature)
+        # same operation order as the authors' code (SPEC §1), so fp32 results match to the last digit
+        n, c, h, w = feat.shape
+        logits = self.logit_scale * (feat.flatten(2).transpose(1, 2) @ text.to(feat.dtype).t())  # N, hw, K
+        logits = logits.permute(0, 2, 1).reshape(n, -1, h, w) / self.temperature
         prob = logits.softmax(dim=1)
-        return torch.einsum('nkhw,k->nhw', prob, self.bin_centres.to(prob.dtype)).unsqueeze(1)
+        return (prob * self.bin_centres.to(prob.dtype).view(1, -1, 1, 1)).sum(1, keepdim=True)

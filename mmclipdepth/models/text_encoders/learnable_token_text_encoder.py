@@ -79,7 +79,7 @@ class LearnableTokenTextEncoder(nn.Module):
                  depth_tokens: Union[str, Sequence[str]] = 'learned-7',
                  init_std: float = 0.02,
                  text_norm: str = 'auty_frobenius',
-                 truncate: bool = True,
+                 truncate: bool = True,  # False: all 77 positions, as the authors' code
                  cache: bool = True,
                  clip_model: Optional[nn.Module] = None):
         super().__init__()
@@ -178,8 +178,12 @@ class LearnableTokenTextEncoder(nn.Module):
         return torch.cat(tensors, 0) if tensors else None
 
     def prompt_embeddings(self) -> Tensor:
-        """(N, L, D) token-embedding sequences with every learned vector at its placeholder."""
-        embeds = self.core.embed_ids(self.token_ids)
+        """(N, L, D) token-embedding sequences with every learned vector at its placeholder. L is the longest
+        prompt's length (``truncate=True``) or CLIP's full context length, zero-padded like the tokenizer."""
+        ids = self.token_ids
+        if not self.truncate:
+            ids = torch.nn.functional.pad(ids, (0, self.core.context_length - ids.shape[1]))
+        embeds = self.core.embed_ids(ids)
         vectors = self.slot_vectors()
         if vectors is not None and len(self.slot_source):
             embeds = embeds.index_put((self.slot_prompt, self.slot_position),

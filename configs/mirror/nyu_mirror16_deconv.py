@@ -1,0 +1,3 @@
+# Mirror size ablation: s=16 learnable tokens instead of 64 (NYU).
+_base_ = ['./nyu_mirror64_deconv.py']
+model = dict(decode_head=dict(text_encoder=dict(num_tokens=16)))

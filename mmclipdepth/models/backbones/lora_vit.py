@@ -1,0 +1,203 @@
+"""timm ViT with LoRA on the attention q/v projections (LLM-MDE vision encoder, SPEC §3 / paper §II-D)."""
+import logging
+import os
+import os.path as osp
+import re
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+__all__ = ['LoRAViT', 'SplitQKV']
+
+_HOW_TO_SUPPLY = (
+    'Supply the weights one of these ways: (1) run once with network access so timm stores them in the '
+    'Hugging Face hub cache (HF_HOME / ~/.cache/huggingface, or `cache_dir`), then run offline with '
+    'HF_HUB_OFFLINE=1; (2) download the checkpoint elsewhere (e.g. timm/{hub}: model.safetensors) and set '
+    "`pretrained='/path/to/model.safetensors'`; (3) `pretrained=False` for random weights (tests only).")
+
+_TOKEN_SELECT = ('drop_last_patch', 'drop_cls', 'all')
+
+
+class SplitQKV(nn.Module):
+    """timm's fused ``qkv`` Linear as three Linears ``q``, ``k``, ``v``; ``forward`` = ``cat([q, k, v], -1)``.
+
+    Bit-for-bit the same output as the fused layer (its weight rows are ``[W_q; W_k; W_v]``). Splitting lets
+    ``peft`` put standard LoRA on ``q`` and ``v`` only, which is what the authors' ``_LoRA_qkv_timm`` does by
+    adding ``B_q A_q x`` / ``B_v A_v x`` to the first / last third of the fused output (SPEC §3).
+    """
+
+    def __init__(self, qkv: nn.Linear):
+        super().__init__()
+        dim_in, dim_out = qkv.in_features, qkv.out_features
+        if dim_out % 3:
+            raise ValueError(f'SplitQKV: fused qkv out_features={dim_out} is not divisible by 3')
+        d = dim_out // 3
+        bias = qkv.bias is not None
+        self.q, self.k, self.v = (nn.Linear(dim_in, d, bias=bias) for _ in range(3))
+        with torch.no_grad():
+            for i, lin in enumerate((self.q, self.k, self.v)):
+                lin.weight.copy_(qkv.weight[i * d:(i + 1) * d])
+                lin.weight.requires_grad_(qkv.weight.requires_grad)
+                if bias:
+                    lin.bias.copy_(qkv.bias[i * d:(i + 1) * d])
+                    lin.bias.requires_grad_(qkv.bias.requires_grad)
+        self.in_features, self.out_features = dim_in, dim_out
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.q(x), self.k(x), self.v(x)], dim=-1)
+
+
+def _local_hub_file(model_name: str, cache_dir: Optional[str]) -> Optional[str]:
+    """Path of the timm weights for ``model_name`` in the HF hub cache, or None (never touches the network)."""
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    hub_id = getattr(cfg, 'hf_hub_id', None) if cfg is not None else None
+    if not hub_id:
+        return None
+    for fname in ('model.safetensors', 'pytorch_model.bin', 'open_clip_pytorch_model.bin'):
+        path = try_to_load_from_cache(hub_id, fname, cache_dir=cache_dir)
+        if isinstance(path, str) and osp.isfile(path):
+            return path
+    return None
+
+
+def create_timm_vit(model_name: str, pretrained: Union[bool, str], cache_dir: Optional[str] = None,
+                    local_files_only: bool = False, **model_kwargs) -> nn.Module:
+    """``timm.create_model`` with ``pretrained`` False / True (hub cache or download) / a local file path.
+
+    Offline with nothing cached raises FileNotFoundError saying how to supply the weights.
+    """
+    import timm
+    if model_name not in timm.list_models() and model_name.split('.')[0] not in timm.list_models():
+        raise ValueError(f'LoRAViT: unknown timm model_name {model_name!r} (see timm.list_models("vit_*"))')
+    if pretrained is False or pretrained is None:
+        print_log(f'LoRAViT: {model_name} is RANDOMLY INITIALISED (pretrained=False); use only for tests.',
+                  logger='current', level=logging.WARNING)
+        return timm.create_model(model_name, pretrained=False, **model_kwargs)
+    if isinstance(pretrained, str):
+        path = osp.expanduser(pretrained)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'LoRAViT: pretrained={pretrained!r} is not a file. '
+                                    + _HOW_TO_SUPPLY.format(hub=model_name))
+        return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=path),
+                                 **model_kwargs)
+    if pretrained is not True:
+        raise TypeError(f'LoRAViT: pretrained must be False, True or a file path, got {pretrained!r}')
+    offline = local_files_only or os.environ.get('HF_HUB_OFFLINE', '0') not in ('0', '', 'false', 'False')
+    cached = _local_hub_file(model_name, cache_dir)
+    if cached is not None:
+        return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=cached),
+                                 **model_kwargs)
+    if offline:
+        raise FileNotFoundError(f'LoRAViT: weights for {model_name!r} are not in the hub cache '
+                                f'(cache_dir={cache_dir!r}) and downloading is off. '
+                                + _HOW_TO_SUPPLY.format(hub=model_name))
+    try:
+        return timm.create_model(model_name, pretrained=True, cache_dir=cache_dir, **model_kwargs)
+    except (OSError, RuntimeError) as e:  # hub errors are OSError subclasses
+        raise FileNotFoundError(f'LoRAViT: could not download or find weights for {model_name!r} ({e}). '
+                                + _HOW_TO_SUPPLY.format(hub=model_name)) from e
+
+
+@MODELS.register_module()
+class LoRAViT(BaseModule):
+    """Frozen timm ViT + LoRA (``peft``) on the attention q and v projections; returns patch tokens.
+
+    SPEC §3: ViT-B/16 (``vit_base_patch16_224``), the input (any size, already normalised) resized
+    bilinearly to ``input_size`` x ``input_size`` (224), LoRA rank 160 / alpha 320 on q and v of every block,
+    base frozen. ``forward_features`` (after the final norm) gives ``[CLS] + 196`` tokens; the authors' code
+    keeps 196 by dropping the *last patch* (``token_select='drop_last_patch'``, faithful) instead of the CLS
+    token (``'drop_cls'``, corrected); ``'all'`` keeps every token.
+
+    timm fuses q/k/v into one ``qkv`` Linear, and ``peft`` LoRA adapts whole Linear layers, so every
+    adapted block's ``qkv`` is replaced by :class:`SplitQKV` (identical output) and ``peft`` injects standard
+    LoRA into its ``q`` / ``v`` children: ``h = W x + (alpha / r) B A x`` with A Kaiming-uniform, B zero,
+    exactly the authors' update (their scale is ``alpha // r``, equal for every setting in the paper).
+    Any other Linear name in the blocks (``proj``, ``fc1``, ``fc2``) may be targeted too.
+
+    Args:
+        model_name: timm model name. pretrained: False, True (hub cache / download) or a local weights file.
+        lora_rank: 0 disables LoRA (fully frozen ViT, the paper's "Frozen ViT" ablation).
+        lora_targets: Linear names inside the blocks; ``q``, ``k``, ``v`` address the split qkv.
+        lora_layers: block indices to adapt (None = all).
+        input_size: resize target (None = the model's ``img_size``).
+        local_files_only: never download (only the hub cache or a file path).
+    """
+
+    def __init__(self,
+                 model_name: str = 'vit_base_patch16_224',
+                 pretrained: Union[bool, str] = True,
+                 model_kwargs: Optional[dict] = None,
+                 lora_rank: int = 160,
+                 lora_alpha: float = 320,
+                 lora_targets: Sequence[str] = ('q', 'v'),
+                 lora_layers: Optional[Sequence[int]] = None,
+                 lora_dropout: float = 0.0,
+                 token_select: str = 'drop_last_patch',
+                 input_size: Optional[int] = 224,
+                 cache_dir: Optional[str] = None,
+                 local_files_only: bool = False,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if token_select not in _TOKEN_SELECT:
+            raise ValueError(f'LoRAViT: token_select must be one of {_TOKEN_SELECT}, got {token_select!r}')
+        if lora_rank < 0:
+            raise ValueError(f'LoRAViT: lora_rank must be >= 0, got {lora_rank}')
+        kwargs = dict(num_classes=0)
+        kwargs.update(model_kwargs or {})
+        vit = create_timm_vit(model_name, pretrained, cache_dir=cache_dir, local_files_only=local_files_only,
+                              **kwargs)
+        if not hasattr(vit, 'blocks') or not hasattr(vit, 'forward_features'):
+            raise ValueError(f'LoRAViT: {model_name!r} is not a timm VisionTransformer-like model')
+        vit.requires_grad_(False)
+        vit.is_init = True  # mmengine must never call timm's init_weights (it would re-draw the weights)
+        self.token_select = token_select
+        self.embed_dim = vit.embed_dim
+        self.num_prefix_tokens = getattr(vit, 'num_prefix_tokens', 1)
+        img_size = vit.patch_embed.img_size
+        self.input_size = tuple(img_size) if input_size is None else (int(input_size), int(input_size))
+        self.lora_targets = tuple(lora_targets)
+        self.lora_rank = lora_rank
+        if lora_rank > 0:
+            n = len(vit.blocks)
+            layers = list(range(n)) if lora_layers is None else [int(i) for i in lora_layers]
+            if any(not 0 <= i < n for i in layers):
+                raise ValueError(f'LoRAViT: lora_layers {layers} out of range for {n} blocks')
+            split = any(t in ('q', 'k', 'v') for t in self.lora_targets)
+            if split:
+                for i in layers:
+                    attn = vit.blocks[i].attn
+                    if not isinstance(getattr(attn, 'qkv', None), nn.Linear):
+                        raise ValueError(f'LoRAViT: block {i} has no fused qkv Linear to split')
+                    attn.qkv = SplitQKV(attn.qkv)
+            names = []
+            for name, mod in vit.named_modules():
+                m = re.match(r'blocks\.(\d+)\.(.+)$', name)
+                if m is None or int(m.group(1)) not in layers or not isinstance(mod, nn.Linear):
+                    continue
+                if name.rsplit('.', 1)[-1] in self.lora_targets:
+                    names.append(name)
+            if not names:
+                raise ValueError(f'LoRAViT: lora_targets {self.lora_targets} match no Linear in the blocks')
+            from peft import LoraConfig, inject_adapter_in_model
+            cfg = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                             target_modules=names, bias='none')
+            vit = inject_adapter_in_model(cfg, vit)
+        self.vit = vit
+
+    def forward(self, x: Tensor) -> Tuple[Tensor]:
+        """(N, 3, H, W) normalised image -> ``((N, L, C) tokens,)``."""
+        if tuple(x.shape[-2:]) != self.input_size:
+            x = F.interpolate(x, size=self.input_size, mode='bilinear', align_corners=False)
+        feats = self.vit.forward_features(x)
+        if self.token_select == 'drop_last_patch':
+            feats = feats[:, :-1]
+        elif self.token_select == 'drop_cls':
+            feats = feats[:, self.num_prefix_tokens:]
+        return (feats, )

@@ -1,0 +1,97 @@
+"""LLM-MDE as a depth estimator: ViT -> reprogramming -> [prompt ; tokens] -> LLM -> adaptation head (SPEC §3)."""
+from typing import List, Optional, Tuple
+
+import torch
+from mmseg.registry import MODELS
+from torch import Tensor
+
+# importing the modules registers them
+from ..decode_heads.llm_mde_adaptation_head import LLMMDEAdaptationHead  # noqa: F401
+from ..text_encoders.hf_language_model import HFLanguageModel  # noqa: F401
+from ..utils.adaptive_prompt_generator import AdaptivePromptGenerator  # noqa: F401
+from ..utils.cross_modal_reprogramming import CrossModalReprogramming  # noqa: F401
+from ..utils.language_to_depth_mlp import LanguageToDepthMLP  # noqa: F401
+from .clip_depth_estimator import CLIPDepthEstimator
+
+__all__ = ['LLMDepthEstimator']
+
+
+@MODELS.register_module()
+class LLMDepthEstimator(CLIPDepthEstimator):
+    """LLM-MDE (Language4Depth in the authors' code), test modes of :class:`CLIPDepthEstimator`.
+
+    ``extract_feat(img)``: ``t = backbone(img)`` (224 px ViT tokens) -> ``r = language_to_depth(
+    reprogramming(t, E))`` with ``E`` the LLM word-embedding table -> prompt strings from
+    ``prompt_generator(img)`` -> token ids -> frozen word embeddings ``p`` -> ``language_model([p ; r])`` ->
+    returns ``(decoder tokens, img)`` for the head, which also needs the image.
+
+    ``prompt_generator=None`` is the code's ``prompt=False`` path (no LLM decoder: the head reads ``r``
+    directly, with ``num_tokens`` = number of ViT tokens). With ``stats_source='coarse_depth'`` a first pass
+    without gradients (head in eval mode) uses a statistics-free prompt to get the coarse depth whose
+    statistics fill the real prompt. ``reprogramming`` / ``language_to_depth`` sizes left None are filled
+    from the backbone width and the LLM vocabulary / width.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 decode_head: dict,
+                 language_model: dict,
+                 reprogramming: dict,
+                 language_to_depth: Optional[dict] = dict(type='LanguageToDepthMLP', reduction=4),
+                 prompt_generator: Optional[dict] = dict(type='AdaptivePromptGenerator'),
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = dict(mode='whole'),
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg=None):
+        super().__init__(backbone=backbone, decode_head=decode_head, train_cfg=train_cfg, test_cfg=test_cfg,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.language_model = MODELS.build(language_model)
+        vocab, width = self.language_model.word_embeddings.shape
+        rep = dict(reprogramming)
+        rep.setdefault('d_model', getattr(self.backbone, 'embed_dim', None))
+        for key, value in (('d_llm', width), ('vocab_size', vocab)):
+            if rep.get(key) is None:
+                rep[key] = value
+        if rep['d_llm'] != width or rep['vocab_size'] != vocab:
+            raise ValueError(f'LLMDepthEstimator: reprogramming d_llm={rep["d_llm"]} / vocab_size='
+                             f'{rep["vocab_size"]} do not match the language model ({width} / {vocab})')
+        self.reprogramming = MODELS.build(rep)
+        if language_to_depth is not None:
+            l2d = dict(language_to_depth)
+            if l2d.get('channels') is None:
+                l2d['channels'] = width
+            self.language_to_depth = MODELS.build(l2d)
+        else:
+            self.language_to_depth = None
+        self.prompt_generator = MODELS.build(prompt_generator) if prompt_generator is not None else None
+
+    def _reprogrammed(self, inputs: Tensor) -> Tensor:
+        tokens = self.backbone(inputs)[-1]
+        x = self.reprogramming(tokens, self.language_model.word_embeddings)
+        return self.language_to_depth(x) if self.language_to_depth is not None else x
+
+    def _decode(self, texts: List[str], x: Tensor) -> Tensor:
+        lm = self.language_model
+        ids, mask = lm.tokenize(texts, device=x.device)
+        seq = torch.cat([lm.embed(ids).to(x.dtype), x], dim=1)
+        mask = torch.cat([mask, mask.new_ones(x.shape[:2])], dim=1)
+        return lm(seq, attention_mask=mask)
+
+    def _coarse_depth(self, inputs: Tensor, x: Tensor) -> Tensor:
+        head = self.decode_head
+        was_training = head.training
+        head.eval()
+        try:
+            with torch.no_grad():
+                out = self._decode(self.prompt_generator(inputs, coarse_depth=None), x)
+                return head.forward((out, inputs))
+        finally:
+            head.train(was_training)
+
+    def extract_feat(self, inputs: Tensor, batch_img_metas: Optional[List[dict]] = None) -> Tuple[Tensor, Tensor]:
+        x = self._reprogrammed(inputs)
+        if self.prompt_generator is None:
+            return (x, inputs)
+        coarse = self._coarse_depth(inputs, x) if self.prompt_generator.needs_coarse_depth else None
+        texts = self.prompt_generator(inputs, coarse_depth=coarse)
+        return (self._decode(texts, x), inputs)
