@@ -1,3 +1,5 @@
+from .cut_depth_paste import CutDepthPaste
+from .depth_border_mask import DepthBorderMask
 from .kb_crop import KBCrop
 from .load_depth_png import LoadDepthPNG
 from .load_image_strict import LoadImageFromFileStrict
@@ -5,9 +7,5 @@ from .nyu_border_crop import NYUBorderCrop
 from .random_depth_rotate import RandomDepthRotate
 from .random_gamma_brightness_color import RandomGammaBrightnessColor
 
-__all__ = ['KBCrop', 'LoadDepthPNG', 'LoadImageFromFileStrict', 'NYUBorderCrop',
-           'RandomDepthRotate', 'RandomGammaBrightnessColor']
-from .cut_depth_paste import CutDepthPaste  # noqa: E402
-from .depth_border_mask import DepthBorderMask  # noqa: E402
-
-__all__ += ['CutDepthPaste', 'DepthBorderMask']
+__all__ = ['CutDepthPaste', 'DepthBorderMask', 'KBCrop', 'LoadDepthPNG', 'LoadImageFromFileStrict',
+           'NYUBorderCrop', 'RandomDepthRotate', 'RandomGammaBrightnessColor']
