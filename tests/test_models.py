@@ -216,6 +216,7 @@ def test_shared_clip_weights_loaded_once():
 
 
 def test_whole_flip_averages_at_low_resolution_before_upsampling():
+    torch.manual_seed(0)
     model = MODELS.build(tiny_model_cfg(test_mode='whole_flip'))
     model.eval()
     x = torch.randn(1, 3, 64, 96)
@@ -224,7 +225,8 @@ def test_whole_flip_averages_at_low_resolution_before_upsampling():
         got = model.inference(x, metas)
         low = (model._forward(x) + model._forward(x.flip(3)).flip(3)) / 2
         expected = F.interpolate(low, size=(64, 96), mode='bilinear', align_corners=True)
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    # the model batches image and mirror in one forward: convolution round-off differs at ~1e-7
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_slide_mode_really_slides():

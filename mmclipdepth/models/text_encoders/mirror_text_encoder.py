@@ -1,5 +1,4 @@
 """The "mirror": a learnable static prompt that replaces CLIP's word embeddings (CLIP2Depth, SPEC §2)."""
-import itertools
 from typing import Optional
 
 import torch
@@ -7,13 +6,14 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..utils.clip_loader import load_clip
+from .cached_text_encoder import CachedTextEncoder
 from .clip_text_core import CLIPTextCore
 
 __all__ = ['MirrorTextEncoder']
 
 
 @MODELS.register_module()
-class MirrorTextEncoder(nn.Module):
+class MirrorTextEncoder(CachedTextEncoder):
     """One conditioning vector from a learnable ``s x width`` embedding matrix (Kim et al. 2024, SPEC §2).
 
     The mirror ``M`` (``num_tokens`` = s rows, CLIP's text width columns, N(0, ``init_std``)) *is* the
@@ -50,8 +50,6 @@ class MirrorTextEncoder(nn.Module):
         self.mirror = nn.Parameter(torch.randn(num_tokens, self.core.width) * init_std)
         self.register_buffer('pool_index', torch.tensor([num_tokens - 1]), persistent=False)
         self.embed_dim = self.core.embed_dim
-        self._cache_key = None
-        self._cache_value = None
 
     def encode(self) -> Tensor:
         """Uncached conditioning vector (1, C)."""
@@ -60,17 +58,5 @@ class MirrorTextEncoder(nn.Module):
             feat = feat / feat.norm(dim=-1, keepdim=True)
         return feat
 
-    def _key(self):
-        return tuple((t.data_ptr(), t._version, t.dtype, t.device)
-                     for t in itertools.chain(self.parameters(), self.buffers()))
-
-    def forward(self) -> Tensor:
-        if (torch.is_grad_enabled() and self.mirror.requires_grad) or not self.use_cache:
-            self._cache_key = None
-            return self.encode()
-        key = self._key()
-        if key != self._cache_key:
-            with torch.no_grad():
-                self._cache_value = self.encode()
-            self._cache_key = key
-        return self._cache_value
+    def learnable_tensors(self):
+        return [self.mirror]
