@@ -106,7 +106,9 @@ def _allowed_getattr_pairs():
     from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
     return {
         # HistoryBuffer pickles its statistics methods as getattr(HistoryBuffer, 'mean')
-        HistoryBuffer: lambda name: name in HistoryBuffer._statistics_methods,
+        # (mmengine fills the registry only when the first buffer is created: name the defaults)
+        HistoryBuffer: lambda name: name in ('min', 'max', 'current', 'mean')
+        or name in HistoryBuffer._statistics_methods,
         # OneCycle schedulers keep their annealing function in state_dict()
         OneCycleParamScheduler: lambda name: name in ('_annealing_cos', '_annealing_linear'),
     }

@@ -66,6 +66,20 @@ def test_mmengine_checkpoint_globals_load_with_weights_only(tmp_path):
     np.testing.assert_array_equal(loaded['meta']['arr'], np.arange(3.0))
 
 
+def test_history_buffer_checkpoint_loads_in_a_fresh_process(tmp_path):
+    # a fresh process has not created any HistoryBuffer yet (mmengine fills its method registry lazily)
+    from mmengine.logging.history_buffer import HistoryBuffer
+    buf = HistoryBuffer()
+    buf.update(2.5)
+    path = tmp_path / 'hb.pth'
+    torch.save({'message_hub': {'log_scalars': {'loss': buf}}}, path)
+    code = ('import mmclipdepth, sys; from mmengine.runner.checkpoint import _load_checkpoint; '
+            f'c = _load_checkpoint({str(path)!r}); sys.exit(0 if c["message_hub"]["log_scalars"]["loss"]'
+            '.current() == 2.5 else 3)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, ('echo pwned > /tmp/mmclipdepth_pwned',))

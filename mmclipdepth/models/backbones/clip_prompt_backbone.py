@@ -32,6 +32,9 @@ class CLIPPromptBackbone(BaseModule):
     and updates its running statistics while training) or ``'eval'`` (truly frozen). The tower is frozen;
     when none of its parameters requires grad it runs under ``torch.no_grad()`` (no autograd graph).
     ``extra_levels`` (subset of 1, 2, 3) prepends the raw outputs of those ResNet stages to the outputs.
+    ``channels_last=True`` (ResNet only) runs the trunk on a channels-last (NHWC) copy of the input: the same
+    maths, equal up to float rounding, about 1.8x faster on CPU (oneDNN needs no layout reorders around every
+    conv; measured in docs/performance.md). Off by default.
     Returns a tuple of (N, C, h, w) maps; the last is the CLIP feature map (h = floor(H / 32) for RN).
     """
 
@@ -40,6 +43,7 @@ class CLIPPromptBackbone(BaseModule):
                  feature_mode: str = 'raw_layer4',
                  bn_mode: str = 'train',
                  extra_levels: Sequence[int] = (),
+                 channels_last: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if bn_mode not in ('train', 'eval'):
@@ -66,6 +70,7 @@ class CLIPPromptBackbone(BaseModule):
         if any(lv not in (1, 2, 3) for lv in self.extra_levels):
             raise ValueError(f'extra_levels must be a subset of (1, 2, 3), got {extra_levels!r}')
         self.out_channels = self.embed_dim
+        self.channels_last = bool(channels_last)
 
     def init_weights(self):
         # CLIP weights come from load_clip; never re-initialise them.
@@ -81,6 +86,8 @@ class CLIPPromptBackbone(BaseModule):
     def _resnet(self, x: Tensor):
         v = self.visual
         x = x.to(v.conv1.weight.dtype)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = v.stem(x)
         levels = []
         for i, layer in enumerate((v.layer1, v.layer2, v.layer3, v.layer4), start=1):
@@ -96,7 +103,7 @@ class CLIPPromptBackbone(BaseModule):
     def raw_layer4_features(self, x: Tensor) -> Tensor:
         """DepthCLIP: L2 over channels per position, then nearest interpolation of channels to C."""
         n, c, h, w = x.shape
-        x = x / x.norm(dim=1, keepdim=True)
+        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (an all-zero vector stays 0, not NaN)
         x = x.permute(0, 2, 3, 1).reshape(n, h * w, c)
         x = F.interpolate(x, size=self.embed_dim, mode='nearest')
         return x.reshape(n, h, w, self.embed_dim).permute(0, 3, 1, 2).contiguous()

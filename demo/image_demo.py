@@ -1,0 +1,199 @@
+"""Predict metric depth for images and write depth images, 16-bit PNGs, .npy files and point clouds.
+
+    python demo/image_demo.py CONFIG [CHECKPOINT] INPUT --out-dir DIR [--device cpu] [--colorbar]
+        [--cmap magma_r] [--vmin M --vmax M] [--intrinsics FX FY CX CY | --focal F] [--png-scale 1000]
+
+INPUT is an image file, a folder (its image files, not recursive) or a quoted glob
+('data/nyu/**/rgb_*.jpg'). CHECKPOINT is the ``tools/train.py`` output; omit it for zero-shot configs
+(configs/clipdepth/nyu_depthclip_zeroshot.py). Per image ``NAME`` (file stem; parent folders are prefixed
+when stems repeat) the demo writes to DIR:
+
+- ``NAME_depth.png``: the depth coloured with a perceptual matplotlib colormap (``--cmap``, default
+  ``magma_r``: near bright, far dark) over [--vmin, --vmax] (default: this image's predicted range);
+  ``--colorbar`` adds a colour bar in metres.
+- ``NAME_depth_mm.png``: uint16, ``round(depth * 1000)`` millimetres (0 = invalid), as NYU's ground truth;
+  ``--png-scale 256`` writes KITTI's convention instead (``NAME_depth_x256.png``), since millimetres
+  saturate at 65.535 m.
+- ``NAME_depth.npy``: float32 metres.
+- ``NAME.ply`` with ``--intrinsics fx fy cx cy`` (pixels, of the input image) or ``--focal F`` (fx = fy = F,
+  principal point at the input image's centre ((W-1)/2, (H-1)/2)): one vertex per valid pixel, camera frame
+  x right, y down, z forward, metres, coloured with the image's RGB (binary little-endian PLY; ``--ply-ascii``).
+
+The prediction covers the frame after the config's test pipeline: the full image for NYU-style configs,
+the 352x1216 bottom-centre KB crop for KITTI configs (the principal point is shifted by the crop).
+Test-time augmentation follows the config (``model.test_cfg.mode``; ``--cfg-options model.test_cfg.mode=whole``
+turns the flip off).
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+import numpy as np
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='Monocular depth demo: depth images, 16-bit PNGs, .npy, .ply')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint file from tools/train.py (omit for zero-shot configs)')
+    parser.add_argument('input', help='image file, folder, or glob pattern (quote it)')
+    parser.add_argument('--out-dir', required=True, help='output folder')
+    parser.add_argument('--device', default='cpu', help="'cpu', 'cuda:0', ...")
+    parser.add_argument('--cmap', default='magma_r', help='matplotlib colormap (default magma_r: near bright)')
+    parser.add_argument('--colorbar', action='store_true', help='add a colour bar in metres to NAME_depth.png')
+    parser.add_argument('--vmin', type=float, default=None, help='colour range minimum, metres')
+    parser.add_argument('--vmax', type=float, default=None, help='colour range maximum, metres')
+    cam = parser.add_mutually_exclusive_group()
+    cam.add_argument('--intrinsics', type=float, nargs=4, metavar=('FX', 'FY', 'CX', 'CY'),
+                     help='pinhole intrinsics of the input images (pixels): writes NAME.ply')
+    cam.add_argument('--focal', type=float, default=None,
+                     help='focal length in pixels, principal point at the image centre: writes NAME.ply')
+    parser.add_argument('--ply-ascii', action='store_true', help='ASCII PLY instead of binary little-endian')
+    parser.add_argument('--png-scale', type=float, default=1000.0,
+                        help='16-bit PNG value per metre (1000 = millimetres, default; 256 = KITTI)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.test_cfg.mode=whole')
+    return parser.parse_args(argv)
+
+
+def collect_images(spec: str) -> List[str]:
+    """A file, the image files of a folder (sorted, not recursive), or the files matching a glob."""
+    if osp.isdir(spec):
+        files = sorted(osp.join(spec, f) for f in os.listdir(spec) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise FileNotFoundError(f'no image files ({", ".join(IMAGE_EXTENSIONS)}) in folder {spec!r}')
+        return files
+    if osp.isfile(spec):
+        return [spec]
+    if glob.has_magic(spec):
+        files = sorted(f for f in glob.glob(spec, recursive=True) if osp.isfile(f))
+        if not files:
+            raise FileNotFoundError(f'no file matches the pattern {spec!r}')
+        return files
+    raise FileNotFoundError(f'input {spec!r} is neither an image file, a folder nor a glob pattern that matches')
+
+
+def output_names(files: List[str]) -> List[str]:
+    """File stems; where stems repeat, prefixed by as many parent folders as needed to be unique."""
+    parts = [osp.normpath(osp.abspath(f)).split(os.sep) for f in files]
+    depth = 1
+    while True:
+        names = ['__'.join(p[-depth:-1] + [osp.splitext(p[-1])[0]]) for p in parts]
+        if len(set(names)) == len(names) or depth > max(len(p) for p in parts):
+            return names
+        depth += 1
+
+
+def _read_rgb(path: str) -> np.ndarray:
+    """RGB uint8, decoded as the inference pipeline's ``LoadImageFromFileStrict`` does (Pillow)."""
+    import mmcv
+    try:
+        with open(path, 'rb') as f:
+            img = mmcv.imfrombytes(f.read(), flag='color', channel_order='rgb', backend='pillow')
+    except Exception as e:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(f'could not read image {path!r}: {e}') from e
+    if img is None:
+        raise ValueError(f'could not read image {path!r}')
+    return img
+
+
+def run(args) -> List[dict]:
+    """Process every input image; return per image its output paths and depth statistics."""
+    from mmengine.utils import ProgressBar
+
+    from mmclipdepth.apis import (backproject_depth, colorize_depth, depth_to_png16, inference_depth,
+                                  init_depth_model, intrinsics_for_prediction, render_depth_colorbar,
+                                  write_ply)
+    from mmclipdepth.apis.depth_outputs import imwrite_rgb
+
+    if args.checkpoint is not None and not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint file {args.checkpoint!r} does not exist (zero-shot configs need '
+                                'no checkpoint: omit it)')
+    if args.png_scale <= 0:
+        raise ValueError(f'--png-scale must be positive, got {args.png_scale}')
+    files = collect_images(args.input)
+    names = output_names(files)
+    os.makedirs(args.out_dir, exist_ok=True)
+    model = init_depth_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+
+    import cv2
+    png_suffix = '_depth_mm.png' if args.png_scale == 1000 else f'_depth_x{args.png_scale:g}.png'
+    summary = []
+    bar = ProgressBar(len(files))
+    for path, name in zip(files, names):
+        try:
+            sample = inference_depth(model, path, return_samples=True)
+        except (ValueError, OSError) as e:
+            if path in str(e):  # the loader's message names the file
+                raise
+            raise ValueError(f'could not process image {path!r}: {e}') from e
+        depth = sample.pred_depth_map.data[0].detach().cpu().numpy().astype(np.float32)
+        out = dict(image=path, npy=osp.join(args.out_dir, name + '_depth.npy'),
+                   color=osp.join(args.out_dir, name + '_depth.png'),
+                   png16=osp.join(args.out_dir, name + png_suffix))
+        np.save(out['npy'], depth)
+        if args.colorbar:
+            rgb = render_depth_colorbar(depth, args.vmin, args.vmax, args.cmap)
+        else:
+            rgb = colorize_depth(depth, args.vmin, args.vmax, args.cmap)
+        imwrite_rgb(out['color'], rgb)
+        png, saturated = depth_to_png16(depth, args.png_scale)
+        if not cv2.imwrite(out['png16'], png):
+            raise OSError(f'could not write {out["png16"]!r}')
+        if saturated:
+            print(f'\nwarning: {saturated} pixels of {path} exceed {65535 / args.png_scale:.3f} m and saturate '
+                  f'in {out["png16"]} (use --png-scale 256)', file=sys.stderr)
+        if args.intrinsics is not None or args.focal is not None:
+            image = _read_rgb(path)
+            crop = sample.metainfo.get('kb_crop')
+            if args.intrinsics is not None:
+                intr = args.intrinsics
+            else:
+                h0, w0 = image.shape[:2]
+                intr = (args.focal, args.focal, (w0 - 1) / 2.0, (h0 - 1) / 2.0)
+            fx, fy, cx, cy = intrinsics_for_prediction(intr, crop)
+            if crop is not None:
+                top, left = crop
+                image = image[top:top + depth.shape[0], left:left + depth.shape[1]]
+            if image.shape[:2] != depth.shape:
+                raise ValueError(f'{path}: the prediction is {depth.shape[0]}x{depth.shape[1]} but the image is '
+                                 f'{image.shape[0]}x{image.shape[1]} and the pipeline reported no crop offset '
+                                 '(kb_crop); cannot colour the point cloud')
+            points, flat = backproject_depth(depth, (fx, fy, cx, cy))
+            out['ply'] = osp.join(args.out_dir, name + '.ply')
+            write_ply(out['ply'], points, image.reshape(-1, 3)[flat], binary=not args.ply_ascii)
+            out['vertices'] = len(points)
+        valid = depth[np.isfinite(depth) & (depth > 0)]
+        out.update(shape=depth.shape, min=float(valid.min()) if valid.size else float('nan'),
+                   median=float(np.median(valid)) if valid.size else float('nan'),
+                   max=float(valid.max()) if valid.size else float('nan'))
+        summary.append(out)
+        bar.update()
+    print()
+    for s in summary:
+        print(f'{s["image"]}: {s["shape"][0]}x{s["shape"][1]}, depth min {s["min"]:.3f} m, median '
+              f'{s["median"]:.3f} m, max {s["max"]:.3f} m'
+              + (f', {s["vertices"]} points' if 'vertices' in s else ''))
+    print(f'wrote {len(summary)} x ({"NAME_depth.png, NAME" + png_suffix + ", NAME_depth.npy"}'
+          f'{", NAME.ply" if args.intrinsics is not None or args.focal is not None else ""}) to {args.out_dir}')
+    return summary
+
+
+def main(argv: Optional[List[str]] = None):
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (FileNotFoundError, ValueError) as e:
+        if argv is not None:  # called from Python (tests): keep the exception
+            raise
+        sys.exit(f'error: {e}')
+
+
+if __name__ == '__main__':
+    main()

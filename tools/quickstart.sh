@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Offline quickstart: train Auty et al.'s learned-7 depth tokens for a few iterations on the bundled real NYU
+# samples (tests/data/nyu), evaluate, and write depth images, 16-bit PNGs, .npy files and point clouds.
+#
+#   bash tools/quickstart.sh [WORK_DIR]        (default work_dirs/quickstart; about 1-2 minutes on 2 CPU cores)
+#
+# !!! CLIP is RANDOMLY INITIALISED here (no weights can be downloaded offline): the run proves the pipeline
+# !!! works end to end; its metrics and depth maps are meaningless. With real weights, set the CLIP
+# !!! `pretrained` to 'openai' (downloaded once into the hub cache) or to a local checkpoint path, e.g.
+# !!!   bash tools/quickstart.sh work_dirs/qs_openai --cfg-options \
+# !!!     model.backbone.clip.pretrained=openai model.decode_head.text_encoder.clip.pretrained=openai
+# Extra arguments after WORK_DIR go to tools/train.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK_DIR=${1:-work_dirs/quickstart}
+shift || true
+CONFIG=configs/quickstart/nyu_samples_learned7.py
+export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
+
+echo "== 1/3 train (12 iterations; validation with DepthEvalMetric at the end) -> ${WORK_DIR}"
+python tools/train.py "${CONFIG}" --work-dir "${WORK_DIR}" "$@"
+CKPT=$(cat "${WORK_DIR}/last_checkpoint")
+
+echo "== 2/3 metrics of the final checkpoint on the bundled validation frame -> ${WORK_DIR}/metrics.json"
+python - "${WORK_DIR}" <<'PY'
+import glob, json, os, sys
+work_dir = sys.argv[1]
+runs = sorted(glob.glob(os.path.join(work_dir, '*', 'vis_data', 'scalars.json')), key=os.path.getmtime)
+rows = [json.loads(line) for line in open(runs[-1]) if '"abs_rel"' in line]
+metrics = {k: v for k, v in rows[-1].items() if k not in ('data_time', 'time', 'step')}
+json.dump(metrics, open(os.path.join(work_dir, 'metrics.json'), 'w'), indent=2)
+print('   ' + '  '.join(f'{k}={v:.4f}' for k, v in metrics.items()))
+print('   (random CLIP, one frame: these numbers mean nothing; see docs/inference_and_tokens.md)')
+PY
+
+echo "== 3/3 depth images, 16-bit PNGs, .npy and point clouds -> ${WORK_DIR}/depth"
+python demo/image_demo.py "${CONFIG}" "${CKPT}" 'tests/data/nyu/sync/*/rgb_*.jpg' --out-dir "${WORK_DIR}/depth" \
+    --colorbar --intrinsics 518.8579 519.4696 325.5824 253.7362
+echo "== done: ${WORK_DIR}/metrics.json, ${WORK_DIR}/depth/, painted validation images under ${WORK_DIR}/*/vis_data/vis_image/"
