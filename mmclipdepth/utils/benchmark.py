@@ -1,0 +1,951 @@
+"""Speed and memory of the prompt-learning training step against the authors' path (issue 7).
+
+Two implementations of one training step of the DepthCLIP / Auty et al. model (SPEC §1), on the same weights
+and the same batch:
+
+* **optimised** - the package's own path, ``CLIPDepthEstimator.loss``: the frozen image trunk runs without
+  autograd, the text encoder encodes only up to the longest prompt's end token, the head and loss are the
+  package's modules.
+* **reference** - what the authors' code does, written plainly here and independent of the package's backbone,
+  text encoder, head and loss code: prompts tokenised to CLIP's full 77 positions with the learned vectors
+  written at the placeholder positions, ``CLIP.encode_text`` maths (all 77 positions, no cache), the image trunk
+  (stem .. layer4) *with autograd* - in the authors' code every CLIP weight keeps ``requires_grad=True`` and is
+  simply not given to the optimiser (``clip_grads='all'``; ``'input'`` keeps CLIP frozen and makes the input
+  require grad instead) - BatchNorm as the model is set (train mode in the faithful configs), the DepthCLIP head
+  (per-position L2, keep-even-channels reduction, ``100 <f, t> / 0.1``, softmax, sum of bin centres) and the
+  SILog loss.
+
+``check_equivalence`` runs both on one batch and compares the loss and every learnable token's gradient.
+``run_benchmark`` times training steps (forward + SILog + backward + grad clip + AdamW step, median after
+warm-up) and peak memory (peak RSS of a fresh subprocess per measurement on CPU, ``max_memory_allocated`` on
+CUDA), and inference (images/s, with and without flip TTA) against a bare forward of the CLIP image trunk.
+``tools/analysis/benchmark.py`` is the command line.
+"""
+import contextlib
+import copy
+import json
+import math
+import os
+import os.path as osp
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    'prepare_model_cfg', 'build_model', 'make_batch', 'learnable_params', 'optimised_loss', 'ReferencePrompts',
+    'reference_text_features', 'reference_image_features', 'reference_loss', 'reference_autograd',
+    'check_equivalence', 'assert_equivalent', 'run_benchmark', 'format_table', 'SPEEDUPS', 'set_speedups',
+    'variant_name', 'measure_training', 'measure_inference', 'run_child', 'spawn'
+]
+
+_PLACEHOLDER = re.compile(r'(<p\d+>|\{object\}|\{depth\})')
+
+#: opt-in speed-ups of the optimised path (same maths, equal up to float rounding): name -> (module, attribute)
+SPEEDUPS = {
+    'channels_last': ('backbone', 'channels_last'),  # CLIPPromptBackbone: NHWC trunk (oneDNN, no reorders)
+    'share_prefix': ('decode_head.text_encoder', 'share_prefix'),  # common prompt start encoded once
+}
+
+
+def set_speedups(model: nn.Module, names: Sequence[str], on: bool = True) -> dict:
+    """Switch the named ``SPEEDUPS`` on (or off) on a built model; returns the previous values."""
+    previous = {}
+    for name in names:
+        if name not in SPEEDUPS:
+            raise ValueError(f'unknown speed-up {name!r}; expected one of {sorted(SPEEDUPS)}')
+        path, attr = SPEEDUPS[name]
+        module = model
+        for part in path.split('.'):
+            module = getattr(module, part)
+        if not hasattr(module, attr):
+            raise ValueError(f'{type(module).__name__} has no {attr!r} option (speed-up {name!r})')
+        previous[name] = getattr(module, attr)
+        setattr(module, attr, on if not isinstance(on, dict) else on[name])
+    return previous
+
+
+@contextlib.contextmanager
+def speedups_enabled(model: nn.Module, names: Sequence[str]):
+    """The named ``SPEEDUPS`` on while inside, previous values restored after."""
+    previous = set_speedups(model, names, True)
+    try:
+        yield model
+    finally:
+        set_speedups(model, list(previous), previous)
+
+
+# ----------------------------------------------------------------------------------------------- building
+def prepare_model_cfg(model_cfg: dict, num_bins: Optional[int] = None, pretrained='none') -> dict:
+    """A copy of ``model_cfg`` with ``depth_tokens='learned-N'`` and the CLIP weights overridden.
+
+    ``pretrained``: ``'none'`` (random weights, the default for timing), ``'config'`` (keep the config's) or a
+    tag / checkpoint path.
+    """
+    cfg = copy.deepcopy(model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else dict(model_cfg))
+    head = cfg.get('decode_head') or {}
+    text = head.get('text_encoder')
+    if head.get('type') != 'BinWeightedDepthHead' or not isinstance(text, dict):
+        raise ValueError('the benchmark needs a model with decode_head.type=BinWeightedDepthHead and a '
+                         f"text_encoder dict, got decode_head.type={head.get('type')!r}")
+    if num_bins is not None:
+        if int(num_bins) < 1:
+            raise ValueError(f'--bins must be >= 1, got {num_bins}')
+        text['depth_tokens'] = f'learned-{int(num_bins)}'
+        if not isinstance(head.get('bins', 'linear'), str) or head.get('bins', 'linear') == 'depthclip':
+            head['bins'] = 'linear'  # a fixed list of centres cannot follow N
+    if pretrained != 'config':
+        value = None if pretrained in (None, 'none', 'None') else pretrained
+        for owner in (cfg.get('backbone') or {}, text):
+            if isinstance(owner.get('clip'), dict):
+                owner['clip']['pretrained'] = value
+    return cfg
+
+
+def build_model(model_cfg: dict, seed: int = 0, device: str = 'cpu') -> nn.Module:
+    """Build the estimator with a fixed seed (random CLIP weights and tokens are reproducible), train mode."""
+    import mmclipdepth  # noqa: F401  (registers the components)
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='.*RANDOMLY INITIALISED.*')
+        model = MODELS.build(model_cfg)
+    return model.to(device).train()
+
+
+def make_batch(batch: int, size: Sequence[int], min_depth: float, max_depth: float, seed: int = 0,
+               device='cpu', invalid_fraction: float = 0.1):
+    """Normalised random images (B, 3, H, W) and data samples with ``gt_depth_map`` in (min, max] metres,
+    ``invalid_fraction`` of the pixels set to 0 (invalid)."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    h, w = int(size[0]), int(size[1])
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(batch, 3, h, w, generator=gen)
+    depth = min_depth + (max_depth - min_depth) * (0.02 + 0.98 * torch.rand(batch, 1, h, w, generator=gen))
+    depth[torch.rand(batch, 1, h, w, generator=gen) < invalid_fraction] = 0
+    samples = []
+    for i in range(batch):
+        s = SegDataSample()
+        s.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), flip=False,
+                            padding_size=[0, 0, 0, 0]))
+        s.gt_depth_map = PixelData(data=depth[i].to(device))
+        samples.append(s)
+    return inputs.to(device), samples
+
+
+def learnable_params(model: nn.Module) -> Dict[str, Tensor]:
+    """Every trainable parameter (the learned tokens), by name."""
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if not params:
+        raise ValueError('the model has no trainable parameter (use learned-N depth tokens)')
+    return params
+
+
+def optimised_loss(model: nn.Module, inputs: Tensor, data_samples) -> Tensor:
+    """The package's training loss (``CLIPDepthEstimator.loss`` + mmengine's loss parsing)."""
+    loss, _ = model.parse_losses(model.loss(inputs, data_samples))
+    return loss
+
+
+# ----------------------------------------------------------------------------------------------- reference
+def _clip_of(model: nn.Module) -> nn.Module:
+    clip = getattr(model.backbone, '_clip_model', None)
+    text = model.decode_head.text_encoder
+    if clip is None or text.core.transformer is not clip.transformer:
+        raise ValueError('the reference path needs the backbone and the text encoder to share one CLIP instance '
+                         '(build the model as CLIPDepthEstimator with identical `clip` dicts)')
+    if not hasattr(clip.visual, 'layer4'):
+        raise NotImplementedError('the reference path implements the ResNet CLIP (raw layer4 features) only')
+    return clip
+
+
+class ReferencePrompts:
+    """The authors' prompt handling: each bin's sentence is tokenised to CLIP's full context (77) with a marker
+    word at every learned slot; at each step the learned vectors are written at the marker positions.
+
+    Built from the template string and ``object_word`` alone (not from the text encoder's own slot tables).
+    """
+
+    def __init__(self, model: nn.Module, object_word: str = 'object', marker: str = 'x'):
+        import open_clip
+        text = model.decode_head.text_encoder
+        self.text_norm = text.text_norm
+        tok = open_clip.tokenizer.SimpleTokenizer(context_length=text.core.context_length)
+        marker_ids = tok.encode(marker)
+        if len(marker_ids) != 1:
+            raise ValueError(f'marker {marker!r} must be a single BPE token')
+        self.marker_id = marker_ids[0]
+        pieces = [p for p in _PLACEHOLDER.split(text.template) if p.strip()]
+        learned_object = getattr(text, 'object_vec', None) is not None
+        sentences, sources = [], []
+        for b in range(text.num_bins):
+            words, src = [], []
+            for piece in pieces:
+                if piece.startswith('<p'):
+                    words.append(marker), src.append(('ctx', int(piece[2:-1])))
+                elif piece == '{object}':
+                    if learned_object:
+                        words.append(marker), src.append(('object', 0))
+                    else:
+                        words.append(object_word)
+                elif piece == '{depth}':
+                    if text.depth_words is not None:
+                        words.append(text.depth_words[b])
+                    else:
+                        words.append(marker), src.append(('depth', b))
+                else:
+                    words.append(piece.strip())
+            sentences.append(' '.join(words))
+            sources.append(src)
+        self.sentences = sentences
+        ids = tok(sentences)  # (N, 77): SOT, BPE, EOT, zero padding, as clip.tokenize
+        rows, cols, flat_sources = [], [], []
+        for b, src in enumerate(sources):
+            where = (ids[b] == self.marker_id).nonzero().flatten().tolist()
+            if len(where) != len(src):
+                raise ValueError(f'marker {marker!r} occurs {len(where)} times in {sentences[b]!r}, expected '
+                                 f'{len(src)}: choose another marker')
+            rows += [b] * len(src)
+            cols += where
+            flat_sources += src
+        dev = text.core.positional_embedding.device
+        self.ids = ids.to(dev)
+        self.rows = torch.tensor(rows, dtype=torch.long, device=dev)
+        self.cols = torch.tensor(cols, dtype=torch.long, device=dev)
+        self.sources = flat_sources
+
+    def vectors(self, text_encoder: nn.Module) -> Tensor:
+        """(S, D) learned / fixed vectors in slot order, from the encoder's tensors (keeps autograd)."""
+        table = dict(ctx=text_encoder.ctx, object=text_encoder.object_vec, depth=text_encoder.depth_vecs)
+        return torch.stack([table[kind][i] for kind, i in self.sources]) if self.sources else None
+
+
+def reference_text_features(clip: nn.Module, text_encoder: nn.Module, prompts: ReferencePrompts) -> Tensor:
+    """``CLIP.encode_text`` on the full 77-token sequences with the learned vectors written in, then per-prompt
+    L2 (and, for ``auty_frobenius``, division by the Frobenius norm of the N x C matrix)."""
+    ids = prompts.ids
+    x = clip.token_embedding(ids)
+    vecs = prompts.vectors(text_encoder)
+    if vecs is not None:
+        dense = torch.zeros_like(x).index_put((prompts.rows, prompts.cols), vecs.to(x.dtype))
+        mask = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
+        mask[prompts.rows, prompts.cols] = True
+        x = torch.where(mask[..., None], dense, x)
+    x = x + clip.positional_embedding
+    x = clip.transformer(x, attn_mask=clip.attn_mask)
+    x = clip.ln_final(x)
+    x = x[torch.arange(x.shape[0], device=x.device), ids.argmax(dim=-1)]  # EOT has the largest id
+    proj = clip.text_projection
+    x = proj(x) if isinstance(proj, nn.Linear) else x @ proj
+    x = x / x.norm(dim=-1, keepdim=True)
+    if prompts.text_norm == 'auty_frobenius':
+        x = x / x.norm()
+    return x
+
+
+def reference_image_features(clip: nn.Module, inputs: Tensor, out_channels: int) -> Tensor:
+    """CLIP ResNet stem .. layer4 (attention pool unused), L2 over channels per position, then nearest
+    channel reduction to ``out_channels`` (index ``floor(i * C / out_channels)``; RN50: the even channels)."""
+    v = clip.visual
+    x = v.stem(inputs)
+    x = v.layer4(v.layer3(v.layer2(v.layer1(x))))
+    x = x / x.norm(dim=1, keepdim=True)
+    c = x.shape[1]
+    idx = torch.div(torch.arange(out_channels, device=x.device) * c, out_channels, rounding_mode='floor')
+    return x[:, idx]
+
+
+def reference_loss(model: nn.Module, inputs: Tensor, data_samples, prompts: ReferencePrompts,
+                   clip_grads: str = 'all') -> Tensor:
+    """The authors' forward and SILog loss (run it inside ``reference_autograd``)."""
+    clip = _clip_of(model)
+    bb, head = model.backbone, model.decode_head
+    if getattr(bb, 'feature_mode', 'raw_layer4') != 'raw_layer4' or getattr(bb, 'extra_levels', ()):
+        raise NotImplementedError('the reference path implements feature_mode=raw_layer4 without extra_levels')
+    if head.proj is not None or head.normalize_features:
+        raise NotImplementedError('the reference path implements the head without projection')
+    if isinstance(head.loss_decode, nn.ModuleList):
+        raise NotImplementedError('the reference path implements a single SILog loss')
+    if clip_grads == 'input':
+        inputs = inputs.detach().requires_grad_(True)
+    elif clip_grads != 'all':
+        raise ValueError(f"clip_grads must be 'all' or 'input', got {clip_grads!r}")
+    text = reference_text_features(clip, head.text_encoder, prompts)
+    feat = reference_image_features(clip, inputs, text.shape[1])
+    logits = head.logit_scale * torch.einsum('bchw,kc->bkhw', feat, text) / head.temperature
+    prob = logits.softmax(dim=1)
+    depth = (prob * head.bin_centres.view(1, -1, 1, 1)).sum(dim=1, keepdim=True)
+    gt = torch.stack([s.gt_depth_map.data for s in data_samples]).to(depth)
+    depth = F.interpolate(depth, size=gt.shape[-2:], mode='bilinear', align_corners=head.align_corners)
+    lm = head.loss_decode
+    valid = torch.isfinite(gt) & (gt > lm.min_depth)
+    if lm.max_depth is not None:
+        valid &= gt <= lm.max_depth
+    g = torch.log(depth[valid]) - torch.log(gt[valid])
+    return lm.loss_weight * lm.scale * torch.sqrt((g ** 2).mean() - lm.lambd * g.mean() ** 2)
+
+
+@contextlib.contextmanager
+def reference_autograd(model: nn.Module, clip_grads: str = 'all'):
+    """``clip_grads='all'``: every CLIP weight requires grad while inside (the authors' setting: CLIP weights
+    trainable but not in the optimiser), so backward builds the graph through the image trunk and computes
+    CLIP weight gradients. Restores the flags and drops those gradients on exit."""
+    params = list(_clip_of(model).parameters())
+    flags = [p.requires_grad for p in params]
+    if clip_grads == 'all':
+        for p in params:
+            p.requires_grad_(True)
+    try:
+        yield
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad_(f)
+            p.grad = None
+
+
+def _clear_clip_grads(model):
+    for p in _clip_of(model).parameters():
+        p.grad = None
+
+
+# ----------------------------------------------------------------------------------------------- equivalence
+def _rel(a: Tensor, b: Tensor) -> float:
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    den = b.norm().item()
+    return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
+
+
+def check_equivalence(model: nn.Module, inputs: Tensor, data_samples, prompts: Optional[ReferencePrompts] = None,
+                      clip_grads: str = 'all', keep_reference_grads: bool = False) -> dict:
+    """Loss and token gradients of the optimised and the reference path on one batch, same weights.
+
+    BatchNorm buffers are restored after each path (train-mode BN updates its running statistics).
+    Returns ``loss_optimised``, ``loss_reference``, ``loss_rel_diff``, ``grad_rel_diff`` (per parameter,
+    ``||g_opt - g_ref|| / ||g_ref||``) and ``max_rel_diff``. With ``keep_reference_grads`` the reference
+    gradients stay in ``.grad`` (so an optimiser step can follow).
+    """
+    prompts = prompts or ReferencePrompts(model)
+    params = learnable_params(model)
+    saved = {n: b.detach().clone() for n, b in model.named_buffers()}
+
+    def restore():
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                b.copy_(saved[n])
+
+    for p in params.values():
+        p.grad = None
+    loss_o = optimised_loss(model, inputs, data_samples)
+    loss_o.backward()
+    grads_o = {n: p.grad.detach().clone() for n, p in params.items()}
+    for p in params.values():
+        p.grad = None
+    restore()
+    with reference_autograd(model, clip_grads):
+        loss_r = reference_loss(model, inputs, data_samples, prompts, clip_grads)
+        loss_r.backward()
+    grads_r = {n: p.grad.detach().clone() for n, p in params.items()}
+    if not keep_reference_grads:
+        for p in params.values():
+            p.grad = None
+    restore()
+    grad_rel = {n: _rel(grads_o[n], grads_r[n]) for n in params}
+    loss_rel = abs(loss_o.item() - loss_r.item()) / max(abs(loss_r.item()), 1e-30)
+    return dict(loss_optimised=loss_o.item(), loss_reference=loss_r.item(), loss_rel_diff=loss_rel,
+                grad_rel_diff=grad_rel, grad_norm={n: g.norm().item() for n, g in grads_r.items()},
+                max_rel_diff=max([loss_rel] + list(grad_rel.values())))
+
+
+def assert_equivalent(result: dict, rtol: float = 1e-5):
+    """Raise AssertionError naming the quantity when the two paths differ by more than ``rtol`` (relative)."""
+    bad = []
+    if not result['loss_rel_diff'] <= rtol:
+        bad.append(f"loss {result['loss_optimised']!r} vs reference {result['loss_reference']!r} "
+                   f"(rel diff {result['loss_rel_diff']:.3g})")
+    bad += [f'grad of {n}: rel diff {d:.3g}' for n, d in result['grad_rel_diff'].items() if not d <= rtol]
+    if bad:
+        raise AssertionError(f'optimised and reference paths differ by more than {rtol:g}: ' + '; '.join(bad))
+
+
+# ----------------------------------------------------------------------------------------------- measuring
+def _sync(device):
+    if str(device).startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def _rss_bytes() -> int:
+    try:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except OSError:
+        return 0
+
+
+def _peak_rss_bytes() -> int:
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+    scale = 1 if sys.platform == 'darwin' else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _timed(fn, device):
+    _sync(device)
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    _sync(device)
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
+def _summary(walls, cpus, skip):
+    w, c = walls[skip:], cpus[skip:]
+    return dict(wall_s=statistics.median(w) if w else None, cpu_s=statistics.median(c) if c else None,
+                wall_all_s=[round(x, 3) for x in walls], cpu_all_s=[round(x, 3) for x in cpus], timed=len(w))
+
+
+def _memory_start(device):
+    if str(device).startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.memory_allocated()
+    return _rss_bytes()
+
+
+def _memory_peak(device):
+    if str(device).startswith('cuda'):
+        return dict(peak_bytes=torch.cuda.max_memory_allocated(), kind='cuda max_memory_allocated')
+    return dict(peak_bytes=_peak_rss_bytes(), kind='peak RSS (VmHWM) of the measuring process')
+
+
+def measure_training(model: nn.Module, inputs: Tensor, data_samples, path: str, iters: int = 3, warmup: int = 1,
+                     clip_grads: str = 'all', check: bool = False, lr: float = 3.57e-4, max_norm: float = 0.1,
+                     device='cpu', profile: bool = False, check_variants: Sequence[Sequence[str]] = ((), )) -> dict:
+    """Time ``warmup + iters`` training steps of one path; peak memory over them.
+
+    A step: forward + SILog loss + backward + grad-norm clip + AdamW step (only the learned tokens are in the
+    optimiser). With ``check`` (reference path) the first warm-up step is ``check_equivalence`` (optimised and
+    reference loss and gradients on this batch; once per entry of ``check_variants``, a list of ``SPEEDUPS``
+    switched on for the optimised side), followed by the optimiser step on the reference gradients.
+    """
+    base = _memory_start(device)
+    params = learnable_params(model)
+    opt = torch.optim.AdamW(params.values(), lr=lr, betas=(0.95, 0.999), weight_decay=0.1)
+    prompts = ReferencePrompts(model) if path == 'reference' else None
+    walls, cpus, result = [], [], dict(path=path)
+
+    def finish_step():
+        torch.nn.utils.clip_grad_norm_(list(params.values()), max_norm)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    def opt_step():
+        optimised_loss(model, inputs, data_samples).backward()
+        finish_step()
+
+    def ref_step():
+        with reference_autograd(model, clip_grads):
+            reference_loss(model, inputs, data_samples, prompts, clip_grads).backward()
+            _clear_clip_grads(model)
+        finish_step()
+
+    n_steps = warmup + iters
+    if check and path == 'reference':
+        def check_step():
+            results = {}
+            for i, names in enumerate(check_variants):
+                with speedups_enabled(model, names):
+                    results[variant_name(names)] = check_equivalence(
+                        model, inputs, data_samples, prompts, clip_grads,
+                        keep_reference_grads=i == len(check_variants) - 1)
+            finish_step()
+            return results
+        result['equivalence'], w, c = _timed(check_step, device)
+        result['check_step_wall_s'], result['check_step_cpu_s'] = w, c
+        n_steps -= 1
+        warmup = max(0, warmup - 1)
+    step = ref_step if path == 'reference' else opt_step
+    for _ in range(n_steps):
+        _, w, c = _timed(step, device)
+        walls.append(w), cpus.append(c)
+    result.update(_summary(walls, cpus, warmup))
+    result.update(_memory_peak(device))
+    result['base_bytes'] = base
+    if profile:
+        result['profile'] = profile_step(step, device)
+    return result
+
+
+#: operator families for the profile summary (self time): image trunk, text transformer, the rest
+_OP_FAMILIES = (
+    ('image trunk (conv, batch norm, pool, relu)', ('conv', 'batch_norm', 'pool', 'relu', 'clamp_min')),
+    ('matmul (text transformer, head, backward)', ('addmm', 'mm', 'bmm', 'linear', 'matmul', 'einsum',
+                                                   'attention', 'softmax', 'gelu', 'layer_norm', 'baddbmm')),
+)
+
+
+def profile_step(step, device='cpu', rows: int = 20) -> dict:
+    """One more step under ``torch.profiler``: the top operators by self time and the share of each family."""
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if str(device).startswith('cuda') else [])
+    with profile(activities=acts) as prof:
+        step()
+        _sync(device)
+    events = prof.key_averages()
+    cuda = str(device).startswith('cuda')
+    key = 'self_cuda_time_total' if cuda else 'self_cpu_time_total'
+    tot = sum(getattr(e, key, 0) for e in events) or 1
+    fam = {name: 0.0 for name, _ in _OP_FAMILIES}
+    fam['other'] = 0.0
+    for e in events:
+        t = getattr(e, key, 0)
+        lname = e.key.lower()
+        for name, words in _OP_FAMILIES:
+            if any(w in lname for w in words):
+                fam[name] += t
+                break
+        else:
+            fam['other'] += t
+    top = sorted(events, key=lambda e: getattr(e, key, 0), reverse=True)[:rows]
+    return dict(total_self_s=tot / 1e6, family_share={k: v / tot for k, v in fam.items()},
+                top=[dict(op=e.key, self_s=getattr(e, key, 0) / 1e6, calls=e.count) for e in top])
+
+
+def variant_name(names: Sequence[str]) -> str:
+    return 'optimised' + ''.join('+' + n for n in names)
+
+
+def _bare_trunk(visual: nn.Module, x: Tensor) -> Tensor:
+    x = visual.stem(x)
+    return visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
+
+
+def measure_inference(model: nn.Module, inputs: Tensor, data_samples, iters: int = 3, warmup: int = 1,
+                      device='cpu', inference_mode: bool = False,
+                      variants: Sequence[Sequence[str]] = ((), )) -> dict:
+    """Images/s of ``model.predict`` in ``whole`` and ``whole_flip`` test modes (for each variant: a list of
+    ``SPEEDUPS``) and of the bare CLIP image trunk (stem .. layer4, no attention pool; also on a channels-last
+    input when a variant uses channels_last) on the same input, eval mode, under ``no_grad`` (mmengine's test
+    loop). All runs are interleaved, in rotating order, per repetition, so a change in machine load hits them
+    alike. Text features come from the encoder's cache. ``inference_mode`` adds ``whole`` runs under
+    ``torch.inference_mode``."""
+    model.eval()
+    visual = model.backbone.visual
+    test_cfg = model.test_cfg
+    old_mode = test_cfg.get('mode', 'whole')
+    n = inputs.shape[0]
+    runs = dict(trunk=lambda: _bare_trunk(visual, inputs))
+    if any('channels_last' in v for v in variants):
+        inputs_cl = inputs.contiguous(memory_format=torch.channels_last)
+        runs['trunk_channels_last'] = lambda: _bare_trunk(visual, inputs_cl)
+
+    def predict(names, mode, ctx=contextlib.nullcontext):
+        def run():
+            test_cfg['mode'] = mode
+            with speedups_enabled(model, names), ctx():
+                return model.predict(inputs, data_samples)
+        return run
+
+    for names in variants:
+        v = variant_name(names)
+        runs[f'whole:{v}'] = predict(names, 'whole')
+        runs[f'whole_flip:{v}'] = predict(names, 'whole_flip')
+        if inference_mode:
+            runs[f'whole_inference_mode:{v}'] = predict(names, 'whole', torch.inference_mode)
+    keys = list(runs)
+    walls = {k: [] for k in keys}
+    cpus = {k: [] for k in keys}
+    with torch.no_grad():
+        for rep in range(warmup + iters):
+            for k in keys[rep % len(keys):] + keys[:rep % len(keys)]:
+                _, w, c = _timed(runs[k], device)
+                walls[k].append(w), cpus[k].append(c)
+    test_cfg['mode'] = old_mode
+    out = {k: _summary(walls[k], cpus[k], warmup) for k in keys}
+    for k in keys:
+        out[k]['images_per_s'] = n / out[k]['wall_s']
+    ratios = {}
+    for names in variants:
+        v = variant_name(names)
+        for trunk in ('trunk', 'trunk_channels_last'):
+            if trunk not in out:
+                continue
+            t = out[trunk]
+            # flip TTA runs the trunk on 2B images: its floor is twice the bare trunk
+            ratios[f'{v} / {trunk}'] = dict(
+                whole_wall=out[f'whole:{v}']['wall_s'] / t['wall_s'], whole_cpu=out[f'whole:{v}']['cpu_s'] / t['cpu_s'],
+                flip_wall=out[f'whole_flip:{v}']['wall_s'] / (2 * t['wall_s']),
+                flip_cpu=out[f'whole_flip:{v}']['cpu_s'] / (2 * t['cpu_s']))
+    out['ratios'] = ratios
+    return out
+
+
+def measure_interleaved(model: nn.Module, inputs: Tensor, data_samples, paths: Sequence, iters: int = 3,
+                        warmup: int = 1, clip_grads: str = 'all', lr: float = 3.57e-4, max_norm: float = 0.1,
+                        device='cpu') -> dict:
+    """Training-step times of several paths in one process, one step of each per round, in rotating order, so
+    that a changing machine load hits them alike (the fair way to compare times on a shared machine; peak memory
+    needs a process per path, ``measure_training``). ``paths``: lists of ``SPEEDUPS`` (optimised variants) and/or
+    ``'reference'``."""
+    params = learnable_params(model)
+    opt = torch.optim.AdamW(params.values(), lr=lr, betas=(0.95, 0.999), weight_decay=0.1)
+    prompts = ReferencePrompts(model) if 'reference' in paths else None
+
+    def make(path):
+        def step():
+            if path == 'reference':
+                with reference_autograd(model, clip_grads):
+                    reference_loss(model, inputs, data_samples, prompts, clip_grads).backward()
+            else:
+                with speedups_enabled(model, path):
+                    optimised_loss(model, inputs, data_samples).backward()
+            torch.nn.utils.clip_grad_norm_(list(params.values()), max_norm)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        return step
+
+    steps = {(p if p == 'reference' else variant_name(p)): make(p) for p in paths}
+    keys = list(steps)
+    walls = {k: [] for k in keys}
+    cpus = {k: [] for k in keys}
+    for rnd in range(warmup + iters):
+        for k in keys[rnd % len(keys):] + keys[:rnd % len(keys)]:
+            _, w, c = _timed(steps[k], device)
+            walls[k].append(w), cpus[k].append(c)
+    return {k: _summary(walls[k], cpus[k], warmup) for k in keys}
+
+
+# ----------------------------------------------------------------------------------------------- subprocesses
+def _load_model_cfg(config: str) -> dict:
+    from mmengine.config import Config
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    cfg = Config.fromfile(config)
+    if 'model' not in cfg:
+        raise ValueError(f'config {config!r} has no `model`')
+    return cfg.model
+
+
+def run_child(spec: dict) -> dict:
+    """One measurement in this process (called in a fresh subprocess by ``run_benchmark``)."""
+    if spec.get('threads'):
+        torch.set_num_threads(int(spec['threads']))
+    device = spec.get('device', 'cpu')
+    model_cfg = prepare_model_cfg(spec['model_cfg'], spec.get('bins'), spec.get('pretrained', 'none'))
+    model = build_model(model_cfg, seed=spec.get('seed', 0), device=device)
+    set_speedups(model, spec.get('speedups', ()))
+    head = model.decode_head
+    inputs, samples = make_batch(spec['batch'], spec['size'], head.min_depth, head.max_depth,
+                                 seed=spec.get('seed', 0) + 1, device=device)
+    fingerprint = sum(float(p.detach().double().abs().sum()) for p in model.parameters())
+    out = dict(kind=spec['kind'], bins=spec.get('bins'), batch=spec['batch'], threads=torch.get_num_threads(),
+               weights_fingerprint=fingerprint, speedups=list(spec.get('speedups', ())),
+               num_bins=head.text_encoder.num_bins)
+    if spec['kind'] == 'interleaved':
+        out['paths'] = measure_interleaved(model, inputs, samples, spec['paths'], spec['iters'], spec['warmup'],
+                                           spec.get('clip_grads', 'all'), device=device)
+    elif spec['kind'] == 'train':
+        out.update(measure_training(model, inputs, samples, spec['path'], spec['iters'], spec['warmup'],
+                                    spec.get('clip_grads', 'all'), check=spec.get('check', False), device=device,
+                                    profile=spec.get('profile', False),
+                                    check_variants=spec.get('check_variants', ((), ))))
+    else:
+        out.update(measure_inference(model, inputs, samples, spec['iters'], spec['warmup'], device,
+                                     spec.get('inference_mode', False), spec.get('variants', ((), ))))
+    return out
+
+
+def _watch_rss(proc, limit_bytes, state):
+    """Kill ``proc`` if its RSS exceeds ``limit_bytes`` (protects a shared machine)."""
+    path = f'/proc/{proc.pid}/status'
+    while proc.poll() is None:
+        try:
+            with open(path) as f:
+                rss = next((int(line.split()[1]) * 1024 for line in f if line.startswith('VmRSS:')), 0)
+        except (OSError, StopIteration):
+            rss = 0
+        state['max_rss'] = max(state.get('max_rss', 0), rss)
+        if limit_bytes and rss > limit_bytes:
+            state['killed'] = True
+            proc.kill()
+            return
+        time.sleep(0.2)
+
+
+def spawn(spec: dict, mem_limit_gb: Optional[float] = None, log=print, env: Optional[dict] = None) -> dict:
+    """Run ``run_child(spec)`` in a fresh Python process; returns its result dict (or an ``error``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = dict(spec, out_file=osp.join(tmp, 'result.json'))
+        spec_file = osp.join(tmp, 'spec.json')
+        with open(spec_file, 'w') as f:
+            json.dump(spec, f)
+        cmd = [sys.executable, '-m', 'mmclipdepth.utils.benchmark', '--child', spec_file]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=dict(os.environ, **(env or {})))
+        state = {}
+        watcher = threading.Thread(target=_watch_rss, args=(proc, (mem_limit_gb or 0) * 1e9, state), daemon=True)
+        watcher.start()
+        output = proc.communicate()[0]
+        watcher.join()
+        if state.get('killed'):
+            return dict(error=f'killed: RSS exceeded --mem-limit-gb {mem_limit_gb}', max_rss_seen=state['max_rss'])
+        if proc.returncode != 0 or not osp.isfile(spec['out_file']):
+            tail = '\n'.join(output.strip().splitlines()[-15:])
+            return dict(error=f'measurement process failed (exit {proc.returncode}):\n{tail}')
+        with open(spec['out_file']) as f:
+            return json.load(f)
+
+
+def _child_main(spec_file):
+    warnings.filterwarnings('ignore', message='.*RANDOMLY INITIALISED.*')
+    with open(spec_file) as f:
+        spec = json.load(f)
+    result = run_child(spec)
+    with open(spec['out_file'], 'w') as f:
+        json.dump(result, f)
+
+
+# ----------------------------------------------------------------------------------------------- orchestration
+def machine_info(device='cpu') -> dict:
+    info = dict(platform=platform.platform(), python=platform.python_version(), torch=torch.__version__,
+                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads())
+    try:
+        with open('/proc/cpuinfo') as f:
+            info['cpu'] = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), '')
+        with open('/proc/meminfo') as f:
+            info['mem_total_gb'] = round(int(f.readline().split()[1]) / 1e6, 1)
+    except OSError:
+        pass
+    if str(device).startswith('cuda') and torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name()
+    return info
+
+
+def _extrapolate(small_n: dict, full_others: Dict[int, dict], small_others: Dict[int, dict], batch: int) -> dict:
+    """reference(B, N) ~= reference(b, N) + [reference(B, N0) - reference(b, N0)] for every N0 measured at both.
+
+    The text side of a step does not depend on the batch and the image side does not depend on N (the head's
+    per-bin tensors are at stride 32), so the batch increment measured at N0 carries over to N; the spread
+    over the N0 tells how well that holds.
+    """
+    est = dict(path='reference', extrapolated=True, batch=batch, measured_batch=small_n['batch'],
+               method='reference(B,N) = reference(b,N) + [reference(B,N0) - reference(b,N0)], mean over N0 = '
+                      + ', '.join(str(k) for k in sorted(full_others)), measured=small_n)
+    for key in ('wall_s', 'cpu_s', 'peak_bytes'):
+        deltas = [full_others[k][key] - small_others[k][key] for k in full_others]
+        est[key] = small_n[key] + sum(deltas) / len(deltas)
+        est[key + '_batch_increment'] = {str(k): d for k, d in zip(full_others, deltas)}
+    return est
+
+
+def run_benchmark(config, bins: Sequence[Optional[int]] = (None, ), batch: int = 16, size=(416, 544),
+                  iters: int = 3, warmup: int = 1, reference: bool = False, pretrained='none', device='cpu',
+                  reference_batch_for: Optional[Dict[int, int]] = None, inference: bool = True,
+                  train: bool = True, clip_grads: str = 'all', rtol: float = 1e-5,
+                  mem_limit_gb: Optional[float] = None, threads: Optional[int] = None,
+                  inference_mode: bool = False, profile: bool = False, env: Optional[dict] = None,
+                  speedups: Sequence[str] = (), interleave: bool = False, log=print) -> dict:
+    """Measure every requested (bins, path) in its own process; returns the JSON-able report.
+
+    Paths: ``optimised`` (the config as it is), ``optimised+<speed-ups>`` (when ``speedups`` are given) and,
+    with ``reference``, the authors' path, each in its own process (time and peak memory). ``interleave`` adds,
+    per N, one process that alternates steps of every path (the reference only where it runs at the full batch)
+    for times that a changing machine load cannot bias.
+    """
+    model_cfg = _load_model_cfg(config) if isinstance(config, str) else config
+    model_cfg = model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else dict(model_cfg)
+    speedups = list(speedups)
+    for name in speedups:
+        if name not in SPEEDUPS:
+            raise ValueError(f'unknown speed-up {name!r}; expected one of {sorted(SPEEDUPS)}')
+    variants = [[]] + ([speedups] if speedups else [])
+    reference_batch_for = {int(k): int(v) for k, v in (reference_batch_for or {}).items()}
+    common = dict(model_cfg=model_cfg, size=list(size), iters=iters, warmup=warmup, pretrained=pretrained,
+                  device=device, clip_grads=clip_grads, threads=threads, inference_mode=inference_mode,
+                  profile=profile)
+    report = dict(config=config if isinstance(config, str) else '<dict>', machine=machine_info(device),
+                  settings=dict(batch=batch, size=list(size), iters=iters, warmup=warmup, device=device,
+                                pretrained=pretrained, clip_grads=clip_grads, rtol=rtol, threads=threads,
+                                speedups=speedups, reference_batch_for=reference_batch_for, env=env or {}),
+                  rows=[])
+    failures = []
+
+    def measure(**kw):
+        spec = dict(common, **kw)
+        what = kw.get('path', variant_name(kw.get('speedups', ()))) if kw['kind'] == 'train' else ''
+        desc = f"{kw['kind']:11s} bins={kw.get('bins')} {what} batch={kw['batch']}"
+        log(f'[benchmark] {desc} ... (available memory {_available_gb()} GB, load {_load()})')
+        t = time.perf_counter()
+        r = spawn(spec, mem_limit_gb, log, env)
+        r['load_after'] = _load()
+        log(f'[benchmark] {desc} done in {time.perf_counter() - t:.0f}s: '
+            + (r['error'] if 'error' in r else _one_line(r)))
+        return r
+
+    small_ref = {}   # N -> result at the small batch
+    for n in bins:
+        row = dict(bins=n, paths={})
+        if train:
+            for names in variants:
+                row['paths'][variant_name(names)] = measure(kind='train', bins=n, path='optimised', batch=batch,
+                                                            speedups=names)
+            if reference:
+                b = reference_batch_for.get(n, batch)
+                r = measure(kind='train', bins=n, path='reference', batch=b, check=True, check_variants=variants)
+                if b != batch and 'error' not in r:
+                    small_ref[n] = r
+                row['paths']['reference'] = r
+                if 'equivalence' in r:
+                    row['equivalence'] = {}
+                    for name, eq in r['equivalence'].items():
+                        row['equivalence'][name] = dict(eq, batch=b, rtol=rtol, passed=eq['max_rel_diff'] <= rtol)
+                        if not eq['max_rel_diff'] <= rtol:
+                            failures.append(f'bins={n} {name}: max rel diff {eq["max_rel_diff"]:.3g} > {rtol:g}')
+        if interleave:
+            paths = list(variants)
+            if reference and reference_batch_for.get(n, batch) == batch:
+                paths.append('reference')
+            if len(paths) > 1:
+                row['interleaved'] = measure(kind='interleaved', bins=n, batch=batch, paths=paths)
+        if inference:
+            row['inference'] = measure(kind='inference', bins=n, batch=batch, variants=variants)
+        if n is None:
+            row['bins'] = next((r.get('num_bins') for r in [*row['paths'].values(), row.get('inference', {})]
+                                if r.get('num_bins')), None)
+        report['rows'].append(row)
+
+    # reference rows measured at a smaller batch: extrapolate with the batch increment of the other bins
+    for n, r in small_ref.items():
+        b = r['batch']
+        full = {row['bins']: row['paths']['reference'] for row in report['rows']
+                if row['bins'] != n and 'reference' in row['paths']
+                and row['paths']['reference'].get('batch') == batch and 'error' not in row['paths']['reference']}
+        if not full:
+            log(f'[benchmark] cannot extrapolate bins={n}: no other bins measured at batch {batch}')
+            continue
+        small = {n0: measure(kind='train', bins=n0, path='reference', batch=b) for n0 in full}
+        small = {k: v for k, v in small.items() if 'error' not in v}
+        full = {k: v for k, v in full.items() if k in small}
+        if full:
+            row = next(row for row in report['rows'] if row['bins'] == n)
+            row['paths']['reference'] = _extrapolate(r, full, small, batch)
+    if failures:
+        report['equivalence_failures'] = failures
+    return report
+
+
+def _available_gb():
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return round(int(line.split()[1]) / 1e6, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _load():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _one_line(r):
+    if r.get('kind') == 'inference':
+        return ', '.join(f"{k} {v['images_per_s']:.3f} img/s" for k, v in r.items()
+                         if isinstance(v, dict) and 'images_per_s' in v)
+    if r.get('kind') == 'interleaved':
+        return ', '.join(f"{k} {v['wall_s']:.2f}s wall / {v['cpu_s']:.2f}s cpu" for k, v in r['paths'].items())
+    s = f"step {r['wall_s']:.2f}s wall / {r['cpu_s']:.2f}s cpu, peak {r['peak_bytes'] / 1e9:.2f} GB"
+    for name, eq in (r.get('equivalence') or {}).items():
+        s += f", {name} vs reference: max rel diff {eq['max_rel_diff']:.2e}"
+    return s
+
+
+def format_table(report: dict) -> str:
+    """Markdown tables (training step per process, interleaved step times, inference) from ``run_benchmark``."""
+    lines = ['| bins | path | batch | step wall s (median) | step CPU s (median) | peak memory GiB | '
+             'reference / this: time (wall, CPU) | reference / this: memory | vs reference: max rel diff |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for row in report['rows']:
+        paths = row.get('paths', {})
+        ref = paths.get('reference')
+        ref_ok = ref is not None and 'error' not in ref
+        for name, r in paths.items():
+            if 'error' in r:
+                lines.append(f"| {row['bins']} | {name} | {r.get('batch', '')} | {r['error'].splitlines()[0]} "
+                             '| | | | | |')
+                continue
+            batch = r['batch'] if not r.get('extrapolated') else \
+                f"{r['batch']} (extrapolated from {r['measured_batch']})"
+            cols = ['', '', '']
+            if name != 'reference' and ref_ok:
+                cols[0] = f"{ref['wall_s'] / r['wall_s']:.2f}x, {ref['cpu_s'] / r['cpu_s']:.2f}x"
+                cols[1] = f"{ref['peak_bytes'] / r['peak_bytes']:.2f}x"
+            eq = (row.get('equivalence') or {}).get(name)
+            if eq is not None:
+                cols[2] = f"{eq['max_rel_diff']:.1e} (batch {eq['batch']})"
+            lines.append(f"| {row['bins']} | {name} | {batch} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+                         f"{r['peak_bytes'] / 2**30:.2f} | " + ' | '.join(cols) + ' |')
+    inter = [row for row in report['rows'] if 'interleaved' in row]
+    if inter:
+        lines += ['', '| bins | path (steps interleaved in one process) | step wall s | step CPU s | '
+                  'reference / this (wall, CPU) | optimised / this (wall, CPU) |', '|---|---|---|---|---|---|']
+        for row in inter:
+            r = row['interleaved']
+            if 'error' in r:
+                lines.append(f"| {row['bins']} | {r['error'].splitlines()[0]} | | | | |")
+                continue
+            ref, base = r['paths'].get('reference'), r['paths'].get('optimised')
+            for name, t in r['paths'].items():
+                rr = f"{ref['wall_s'] / t['wall_s']:.2f}x, {ref['cpu_s'] / t['cpu_s']:.2f}x" if ref else ''
+                bb = f"{base['wall_s'] / t['wall_s']:.2f}x, {base['cpu_s'] / t['cpu_s']:.2f}x" if base else ''
+                lines.append(f"| {row['bins']} | {name} | {t['wall_s']:.2f} | {t['cpu_s']:.2f} | {rr} | {bb} |")
+    inf = [row for row in report['rows'] if 'inference' in row]
+    if inf:
+        lines += ['', '| bins | run | img/s | time / bare trunk (wall, CPU) | time / channels-last trunk (wall, CPU) |',
+                  '|---|---|---|---|---|']
+        for row in inf:
+            r = row['inference']
+            if 'error' in r:
+                lines.append(f"| {row['bins']} | {r['error'].splitlines()[0]} | | | |")
+                continue
+            for k, v in r.items():
+                if not isinstance(v, dict) or 'images_per_s' not in v:
+                    continue
+                cols = []
+                for trunk in ('trunk', 'trunk_channels_last'):
+                    t = r.get(trunk)
+                    if t is None:
+                        cols.append('')
+                        continue
+                    f = 2 if k.startswith('whole_flip') else 1  # flip runs the trunk on 2B images
+                    cols.append(f"{v['wall_s'] / (f * t['wall_s']):.3f}, {v['cpu_s'] / (f * t['cpu_s']):.3f}"
+                                + (' (vs 2x)' if f == 2 else ''))
+                lines.append(f"| {row['bins']} | {k} | {v['images_per_s']:.3f} | " + ' | '.join(cols) + ' |')
+    return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+    if len(sys.argv) == 3 and sys.argv[1] == '--child':
+        _child_main(sys.argv[2])
+    else:
+        sys.exit('usage: python tools/analysis/benchmark.py CONFIG ... (this module is the library)')
