@@ -34,7 +34,9 @@ def test_optimised_equals_reference_loss_and_token_gradients(template, depth_tok
     model, inputs, samples = _model_and_batch(template, depth_tokens)
     set_speedups(model, speedups)
     result = check_equivalence(model, inputs, samples)
-    names = {'decode_head.text_encoder.depth_vecs'} | ({'decode_head.text_encoder.ctx'} if template == '404d' else set())
+    names = {'decode_head.text_encoder.depth_vecs'}
+    if template == '404d':
+        names.add('decode_head.text_encoder.ctx')
     assert set(result['grad_rel_diff']) == names
     assert all(g > 0 for g in result['grad_norm'].values())  # gradients really reach the tokens
     assert math.isfinite(result['loss_reference']) and result['loss_reference'] > 0

@@ -18,13 +18,14 @@ and the same batch:
 ``check_equivalence`` runs both on one batch and compares the loss and every learnable token's gradient.
 ``run_benchmark`` times training steps (forward + SILog + backward + grad clip + AdamW step, median after
 warm-up) and peak memory (peak RSS of a fresh subprocess per measurement on CPU, ``max_memory_allocated`` on
-CUDA), and inference (images/s, with and without flip TTA) against a bare forward of the CLIP image trunk.
-``tools/analysis/benchmark.py`` is the command line.
+CUDA), optionally the same steps interleaved in one process (fair times on a shared machine), and inference
+(images/s, with and without flip TTA) against a bare forward of the CLIP image trunk. ``SPEEDUPS`` are opt-in
+options of the optimised path (channels-last trunk, shared prompt prefix), measured and checked like it.
+``tools/analysis/benchmark.py`` is the command line; results and method: ``docs/performance.md``.
 """
 import contextlib
 import copy
 import json
-import math
 import os
 import os.path as osp
 import platform
@@ -36,7 +37,7 @@ import tempfile
 import threading
 import time
 import warnings
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -905,9 +906,11 @@ def format_table(report: dict) -> str:
                 cols[2] = f"{eq['max_rel_diff']:.1e} (batch {eq['batch']})"
             lines.append(f"| {row['bins']} | {name} | {batch} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
                          f"{r['peak_bytes'] / 2**30:.2f} | " + ' | '.join(cols) + ' |')
+    if not any(row.get('paths') for row in report['rows']):
+        lines = []
     inter = [row for row in report['rows'] if 'interleaved' in row]
     if inter:
-        lines += ['', '| bins | path (steps interleaved in one process) | step wall s | step CPU s | '
+        lines += ['' if lines else '', '| bins | path (steps interleaved in one process) | step wall s | step CPU s | '
                   'reference / this (wall, CPU) | optimised / this (wall, CPU) |', '|---|---|---|---|---|---|']
         for row in inter:
             r = row['interleaved']
