@@ -7,11 +7,11 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmclipdepth  # noqa: F401
-from mmclipdepth.utils import setup_cpu_distributed
+from mmclipdepth.utils import load_runner_config
 
 
 def parse_args():
@@ -34,18 +34,9 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file {args.config} does not exist')
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show_dir:
         vis = cfg.default_hooks.visualization
@@ -56,7 +47,6 @@ def main():
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(cfg.test_evaluator, dict) \
             else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
-    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

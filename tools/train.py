@@ -4,13 +4,12 @@ Distributed: ``torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pyto
 """
 import argparse
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmclipdepth  # noqa: F401  (registers components; compat shims first)
-from mmclipdepth.utils import setup_cpu_distributed
+from mmclipdepth.utils import load_runner_config
 
 
 def parse_args():
@@ -32,21 +31,11 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file {args.config} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume or cfg.get('resume', False)
-    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -1,3 +1,4 @@
 from .dist import setup_cpu_distributed
+from .runner_config import load_runner_config
 
-__all__ = ['setup_cpu_distributed']
+__all__ = ['setup_cpu_distributed', 'load_runner_config']
