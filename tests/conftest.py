@@ -20,7 +20,8 @@ TINY_CLIP_ARCH = dict(
     embed_dim=128,
     vision_cfg=dict(layers=[1, 1, 1, 1], width=8, head_width=8, image_size=64),
     text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2))
-TINY_CLIP = dict(model_name='RN50', pretrained=None, arch_cfg=TINY_CLIP_ARCH)
+# quick_gelu=True: the paper configs' text activation (OpenAI CLIP), so tests exercise what users run
+TINY_CLIP = dict(model_name='RN50', pretrained=None, arch_cfg=TINY_CLIP_ARCH, quick_gelu=True)
 TINY_VIT_ARCH = dict(
     embed_dim=48,
     vision_cfg=dict(layers=2, width=32, head_width=16, patch_size=16, image_size=64),

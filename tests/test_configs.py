@@ -44,11 +44,13 @@ def test_config_builds(path):
     assert cfg.custom_imports.imports == ['mmclipdepth']
     if name.startswith('kitti'):
         assert head.max_depth == 80.0 and cfg.test_evaluator.crop == 'garg'
+    elif name.endswith('_protocol.py'):  # DepthCLIP's own evaluation
+        assert head.max_depth == 10.0 and cfg.test_evaluator.crop == 'depthclip_nyu'
     else:
         assert head.max_depth == 10.0 and cfg.test_evaluator.crop == 'eigen'
     if '_log' in name:
         assert head.bins == 'log'
-    # faithful values in every paper config (SPEC §1)
+    # faithful values in every paper config (docs/fidelity.md)
     if 'corrected' not in name:
         assert cfg.model.backbone.feature_mode == 'raw_layer4' and cfg.model.backbone.bn_mode == 'train'
         assert cfg.model.data_preprocessor.mean == [123.675, 116.28, 103.53]

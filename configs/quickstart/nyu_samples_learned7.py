@@ -13,7 +13,8 @@
 _base_ = ['../_base_/models/clipdepth_rn50.py', '../_base_/datasets/nyu_samples.py',
           '../_base_/schedules/auty_25ep.py', '../_base_/default_runtime.py']
 
-clip = dict(model_name='RN50', pretrained=None, arch_cfg=None, cache_dir=None)
+clip = dict(model_name='RN50', pretrained=None, arch_cfg=None, cache_dir=None,
+            quick_gelu=True)  # OpenAI CLIP's text activation (a mismatch with the weights is an error)
 # smaller random crop than the paper's 416x544 (faster on a laptop CPU); multiples of 32 as the data
 # preprocessor's size_divisor expects
 crop_size = (256, 352)

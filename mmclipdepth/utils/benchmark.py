@@ -1,19 +1,20 @@
 """Speed and memory of the prompt-learning training step against the authors' path (issue 7).
 
-Two implementations of one training step of the DepthCLIP / Auty et al. model (SPEC §1), on the same weights
+Two implementations of one training step of the DepthCLIP / Auty et al. model (docs/fidelity.md), on the same weights
 and the same batch:
 
 * **optimised** - the package's own path, ``CLIPDepthEstimator.loss``: the frozen image trunk runs without
   autograd, the text encoder encodes only up to the longest prompt's end token, the head and loss are the
   package's modules.
-* **reference** - what the authors' code does, written plainly here and independent of the package's backbone,
-  text encoder, head and loss code: prompts tokenised to CLIP's full 77 positions with the learned vectors
-  written at the placeholder positions, ``CLIP.encode_text`` maths (all 77 positions, no cache), the image trunk
-  (stem .. layer4) *with autograd* - in the authors' code every CLIP weight keeps ``requires_grad=True`` and is
-  simply not given to the optimiser (``clip_grads='all'``; ``'input'`` keeps CLIP frozen and makes the input
-  require grad instead) - BatchNorm as the model is set (train mode in the faithful configs), the DepthCLIP head
+* **reference** - the authors' training step (DylanAuty/PromptLearningCLIP-MDE, ``modules/DepthCLIP.py``),
+  written plainly with ``mmclipdepth.testing`` (OpenAI CLIP's text tower and ModifiedResNet trunk as functions
+  of the state dict, not open_clip's modules) and independent of the package's backbone, text encoder, head and
+  loss code: prompts tokenised to CLIP's full 77 positions with the learned vectors written at the placeholder
+  positions, all 77 positions encoded, no cache; ``requires_grad=False`` on the image trunk and the token
+  embedding (no autograd graph through the trunk), the rest of the text tower requiring grad but not optimised
+  (``clip_grads='text'``); BatchNorm as the model is set (train mode in the faithful configs); the DepthCLIP head
   (per-position L2, keep-even-channels reduction, ``100 <f, t> / 0.1``, softmax, sum of bin centres) and the
-  SILog loss.
+  SILog loss. ``clip_grads='all'`` also back-propagates through the trunk (NOT the authors' step).
 
 ``check_equivalence`` runs both on one batch and compares the loss and every learnable token's gradient.
 ``run_benchmark`` times training steps (forward + SILog + backward + grad clip + AdamW step, median after
@@ -234,23 +235,27 @@ class ReferencePrompts:
         return torch.stack([table[kind][i] for kind, i in self.sources]) if self.sources else None
 
 
+def _state(clip: nn.Module) -> Dict[str, Tensor]:
+    """The CLIP tensors themselves (``keep_vars``: parameters keep their ``requires_grad``, buffers are the
+    model's own, so train-mode BatchNorm updates them in place as ``nn.BatchNorm2d`` would)."""
+    return dict(clip.state_dict(keep_vars=True))
+
+
 def reference_text_features(clip: nn.Module, text_encoder: nn.Module, prompts: ReferencePrompts) -> Tensor:
-    """``CLIP.encode_text`` on the full 77-token sequences with the learned vectors written in, then per-prompt
-    L2 (and, for ``auty_frobenius``, division by the Frobenius norm of the N x C matrix)."""
+    """OpenAI CLIP's text tower (``mmclipdepth.testing``, written from the architecture, not open_clip's modules)
+    on the full 77-token sequences with the learned vectors written in, then per-prompt L2 (and, for
+    ``auty_frobenius``, division by the Frobenius norm of the N x C matrix)."""
+    from mmclipdepth.testing import reference_text_tower
+    sd = _state(clip)
     ids = prompts.ids
-    x = clip.token_embedding(ids)
+    x = sd['token_embedding.weight'][ids]
     vecs = prompts.vectors(text_encoder)
     if vecs is not None:
         dense = torch.zeros_like(x).index_put((prompts.rows, prompts.cols), vecs.to(x.dtype))
         mask = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
         mask[prompts.rows, prompts.cols] = True
         x = torch.where(mask[..., None], dense, x)
-    x = x + clip.positional_embedding
-    x = clip.transformer(x, attn_mask=clip.attn_mask)
-    x = clip.ln_final(x)
-    x = x[torch.arange(x.shape[0], device=x.device), ids.argmax(dim=-1)]  # EOT has the largest id
-    proj = clip.text_projection
-    x = proj(x) if isinstance(proj, nn.Linear) else x @ proj
+    x = reference_text_tower(sd, x, ids, heads=clip.transformer.resblocks[0].attn.num_heads)
     x = x / x.norm(dim=-1, keepdim=True)
     if prompts.text_norm == 'auty_frobenius':
         x = x / x.norm()
@@ -258,19 +263,24 @@ def reference_text_features(clip: nn.Module, text_encoder: nn.Module, prompts: R
 
 
 def reference_image_features(clip: nn.Module, inputs: Tensor, out_channels: int) -> Tensor:
-    """CLIP ResNet stem .. layer4 (attention pool unused), L2 over channels per position, then nearest
-    channel reduction to ``out_channels`` (index ``floor(i * C / out_channels)``; RN50: the even channels)."""
-    v = clip.visual
-    x = v.stem(inputs)
-    x = v.layer4(v.layer3(v.layer2(v.layer1(x))))
+    """OpenAI's ModifiedResNet stem .. layer4 (``mmclipdepth.testing``; attention pool unused; BatchNorm in the
+    visual tower's mode), L2 over channels per position, then nearest channel reduction to ``out_channels``
+    (index ``floor(i * C / out_channels)``; RN50: the even channels)."""
+    from mmclipdepth.testing import reference_image_trunk
+    sd = _state(clip)
+    stats = {k: v for k, v in sd.items() if k.startswith('visual.') and k.endswith(('running_mean', 'running_var'))}
+    x = reference_image_trunk(sd, inputs, bn_train=clip.visual.training, stats=stats)
     x = x / x.norm(dim=1, keepdim=True)
     c = x.shape[1]
     idx = torch.div(torch.arange(out_channels, device=x.device) * c, out_channels, rounding_mode='floor')
     return x[:, idx]
 
 
+CLIP_GRADS = ('text', 'all', 'input')
+
+
 def reference_loss(model: nn.Module, inputs: Tensor, data_samples, prompts: ReferencePrompts,
-                   clip_grads: str = 'all') -> Tensor:
+                   clip_grads: str = 'text') -> Tensor:
     """The authors' forward and SILog loss (run it inside ``reference_autograd``)."""
     clip = _clip_of(model)
     bb, head = model.backbone, model.decode_head
@@ -280,12 +290,14 @@ def reference_loss(model: nn.Module, inputs: Tensor, data_samples, prompts: Refe
         raise NotImplementedError('the reference path implements the head without projection')
     if isinstance(head.loss_decode, nn.ModuleList):
         raise NotImplementedError('the reference path implements a single SILog loss')
+    if clip_grads not in CLIP_GRADS:
+        raise ValueError(f'clip_grads must be one of {CLIP_GRADS}, got {clip_grads!r}')
     if clip_grads == 'input':
         inputs = inputs.detach().requires_grad_(True)
-    elif clip_grads != 'all':
-        raise ValueError(f"clip_grads must be 'all' or 'input', got {clip_grads!r}")
     text = reference_text_features(clip, head.text_encoder, prompts)
-    feat = reference_image_features(clip, inputs, text.shape[1])
+    trunk_grad = clip_grads != 'text'  # the authors: requires_grad=False on clip.visual -> no trunk graph
+    with torch.set_grad_enabled(trunk_grad and torch.is_grad_enabled()):
+        feat = reference_image_features(clip, inputs, text.shape[1])
     logits = head.logit_scale * torch.einsum('bchw,kc->bkhw', feat, text) / head.temperature
     prob = logits.softmax(dim=1)
     depth = (prob * head.bin_centres.view(1, -1, 1, 1)).sum(dim=1, keepdim=True)
@@ -300,15 +312,25 @@ def reference_loss(model: nn.Module, inputs: Tensor, data_samples, prompts: Refe
 
 
 @contextlib.contextmanager
-def reference_autograd(model: nn.Module, clip_grads: str = 'all'):
-    """``clip_grads='all'``: every CLIP weight requires grad while inside (the authors' setting: CLIP weights
-    trainable but not in the optimiser), so backward builds the graph through the image trunk and computes
-    CLIP weight gradients. Restores the flags and drops those gradients on exit."""
-    params = list(_clip_of(model).parameters())
+def reference_autograd(model: nn.Module, clip_grads: str = 'text'):
+    """Which CLIP weights require grad while inside; restores the flags and drops those gradients on exit.
+
+    ``'text'`` (the authors' training step, DylanAuty/PromptLearningCLIP-MDE ``modules/DepthCLIP.py``):
+    ``requires_grad=False`` on ``clip.visual`` and ``clip.token_embedding``; the text transformer, positional
+    embedding, final LayerNorm and projection keep ``requires_grad=True`` (not in the optimiser), so backward
+    computes their weight gradients too. ``'all'``: every CLIP weight requires grad - autograd through the image
+    trunk, which the authors' code does NOT do (kept to measure that cost). ``'input'``: CLIP frozen, the input
+    requires grad.
+    """
+    clip = _clip_of(model)
+    params = list(clip.parameters())
     flags = [p.requires_grad for p in params]
-    if clip_grads == 'all':
+    if clip_grads in ('all', 'text'):
+        frozen = set()
+        if clip_grads == 'text':
+            frozen = {id(p) for p in clip.visual.parameters()} | {id(p) for p in clip.token_embedding.parameters()}
         for p in params:
-            p.requires_grad_(True)
+            p.requires_grad_(id(p) not in frozen)
     try:
         yield
     finally:
@@ -330,7 +352,7 @@ def _rel(a: Tensor, b: Tensor) -> float:
 
 
 def check_equivalence(model: nn.Module, inputs: Tensor, data_samples, prompts: Optional[ReferencePrompts] = None,
-                      clip_grads: str = 'all', keep_reference_grads: bool = False) -> dict:
+                      clip_grads: str = 'text', keep_reference_grads: bool = False) -> dict:
     """Loss and token gradients of the optimised and the reference path on one batch, same weights.
 
     BatchNorm buffers are restored after each path (train-mode BN updates its running statistics).
@@ -436,7 +458,7 @@ def _memory_peak(device):
 
 
 def measure_training(model: nn.Module, inputs: Tensor, data_samples, path: str, iters: int = 3, warmup: int = 1,
-                     clip_grads: str = 'all', check: bool = False, lr: float = 3.57e-4, max_norm: float = 0.1,
+                     clip_grads: str = 'text', check: bool = False, lr: float = 3.57e-4, max_norm: float = 0.1,
                      device='cpu', profile: bool = False, check_variants: Sequence[Sequence[str]] = ((), )) -> dict:
     """Time ``warmup + iters`` training steps of one path; peak memory over them.
 
@@ -598,7 +620,7 @@ def measure_inference(model: nn.Module, inputs: Tensor, data_samples, iters: int
 
 
 def measure_interleaved(model: nn.Module, inputs: Tensor, data_samples, paths: Sequence, iters: int = 3,
-                        warmup: int = 1, clip_grads: str = 'all', lr: float = 3.57e-4, max_norm: float = 0.1,
+                        warmup: int = 1, clip_grads: str = 'text', lr: float = 3.57e-4, max_norm: float = 0.1,
                         device='cpu') -> dict:
     """Training-step times of several paths in one process, one step of each per round, in rotating order, so
     that a changing machine load hits them alike (the fair way to compare times on a shared machine; peak memory
@@ -660,10 +682,10 @@ def run_child(spec: dict) -> dict:
                num_bins=head.text_encoder.num_bins)
     if spec['kind'] == 'interleaved':
         out['paths'] = measure_interleaved(model, inputs, samples, spec['paths'], spec['iters'], spec['warmup'],
-                                           spec.get('clip_grads', 'all'), device=device)
+                                           spec.get('clip_grads', 'text'), device=device)
     elif spec['kind'] == 'train':
         out.update(measure_training(model, inputs, samples, spec['path'], spec['iters'], spec['warmup'],
-                                    spec.get('clip_grads', 'all'), check=spec.get('check', False), device=device,
+                                    spec.get('clip_grads', 'text'), check=spec.get('check', False), device=device,
                                     profile=spec.get('profile', False),
                                     check_variants=spec.get('check_variants', ((), ))))
     else:
@@ -758,7 +780,7 @@ def _extrapolate(small_n: dict, full_others: Dict[int, dict], small_others: Dict
 def run_benchmark(config, bins: Sequence[Optional[int]] = (None, ), batch: int = 16, size=(416, 544),
                   iters: int = 3, warmup: int = 1, reference: bool = False, pretrained='none', device='cpu',
                   reference_batch_for: Optional[Dict[int, int]] = None, inference: bool = True,
-                  train: bool = True, clip_grads: str = 'all', rtol: float = 1e-5,
+                  train: bool = True, clip_grads: str = 'text', rtol: float = 1e-5,
                   mem_limit_gb: Optional[float] = None, threads: Optional[int] = None,
                   inference_mode: bool = False, profile: bool = False, env: Optional[dict] = None,
                   speedups: Sequence[str] = (), interleave: bool = False, log=print) -> dict:

@@ -7,8 +7,8 @@ For each N in --bins the model is built from CONFIG with ``depth_tokens='learned
 --pretrained says otherwise) and, each in a fresh process (so peak memory is that measurement's own):
 
 * the optimised training step (the package's path) - median step time after warm-up, peak memory;
-* with --reference, the authors' path (77 positions, no text cache, autograd through the image trunk, BN as
-  configured) on the same weights and batch, after asserting that both give the same loss and token
+* with --reference, the authors' training step (77 positions, no text cache, no autograd through the frozen
+  image trunk, text-tower weight gradients computed, BN as configured) on the same weights and batch, after asserting that both give the same loss and token
   gradients (relative difference <= --rtol);
 * inference: ``model.predict`` images/s in ``whole`` and ``whole_flip`` modes against the bare CLIP image
   trunk (stem .. layer4) on the same input;
@@ -42,9 +42,10 @@ def parse_args(argv=None):
     p.add_argument('--reference', action='store_true', help="also measure the authors' reference path")
     p.add_argument('--reference-batch-for', nargs='+', default=[], metavar='N=b',
                    help='measure the reference for N bins at batch b and extrapolate to --batch')
-    p.add_argument('--clip-grads', choices=['all', 'input'], default='all',
-                   help="reference autograd: 'all' = every CLIP weight requires grad (the authors' code), "
-                        "'input' = frozen CLIP, the input requires grad")
+    p.add_argument('--clip-grads', choices=['text', 'all', 'input'], default='text',
+                   help="reference autograd: 'text' = the authors' step (no graph through the image trunk; text "
+                        "tower weights require grad), 'all' = autograd through the trunk too (NOT the authors' "
+                        "step), 'input' = frozen CLIP, the input requires grad")
     p.add_argument('--pretrained', default='none',
                    help="'none' (random CLIP weights, default), 'config' (the config's) or a tag / local path")
     p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])

@@ -1,6 +1,7 @@
 # DepthCLIP / Auty et al. model (SPEC §1): frozen CLIP RN50, learnable-token prompts, bin-weighted head.
 # The image tower and the text tower are built from the same `clip` dict -> one CLIP instance.
-clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None)
+clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None,
+            quick_gelu=True)  # OpenAI CLIP's text activation (a mismatch with the weights is an error)
 # ImageNet normalisation is what the authors' code uses (faithful); CLIP's own is
 # mean=[122.770938, 116.7460125, 104.09373615], std=[68.5005327, 66.6321579, 70.32316305].
 data_preprocessor = dict(

@@ -48,6 +48,7 @@ model = dict(
         stats_source='rgb_positions',
         class_from='first_image',
         separator='',
+        stats_dtype='input',  # the authors compute the statistics in the model's dtype (no float32 cast)
         input_size=224),
     decode_head=dict(
         type='LLMMDEAdaptationHead',
@@ -56,6 +57,7 @@ model = dict(
         scale_by_max_depth=False,
         max_depth=10.0,
         clamp_at_eval=False,
-        loss_decode=dict(type='SILogLoss', lambd=0.85, scale=10.0, min_depth=0.1)),
+        loss_decode=dict(type='SILogLoss', lambd=0.85, scale=10.0, min_depth=0.1,
+                         variance_eps=1e-6)),  # the authors clamp the variance at 1e-6 (tools/utils.py)
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -2,7 +2,8 @@
 # towers, one instance), a learnable mirror prompt (s x 512) through the frozen text path -> one
 # conditioning vector -> FiLM on the dense CLIP features -> compact deconvolution decoder -> sigmoid * max.
 # The paper publishes no code: every unknown below is a config option (docs/mirror.md).
-clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None)
+clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None,
+            quick_gelu=True)  # OpenAI CLIP's text activation (a mismatch with the weights is an error)
 # (depth range written inline: the dataset bases define min_depth / max_depth and mmengine refuses
 # duplicate top-level names among bases)
 # ImageNet normalisation as in the rest of the package (Auty et al.'s code); CLIP's own statistics are

@@ -1,5 +1,5 @@
-"""The field's monocular-depth evaluation protocol (BTS/AdaBins ``compute_errors``; SPEC §1
-"Evaluation")."""
+"""The field's monocular-depth evaluation protocol (BTS/AdaBins ``compute_errors``; docs/fidelity.md
+"Evaluation"), and DepthCLIP's own variant as options."""
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -17,29 +17,32 @@ METRIC_NAMES = ('d1', 'd2', 'd3', 'abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'log1
 NYU_EIGEN_ROWS = (45, 471)
 NYU_EIGEN_COLS = (41, 601)
 NYU_FRAME = (480, 640)
+#: DepthCLIP's NYU crop (``calculate_error.py``, ``compute_errors_NYU``: ``crop_mask[45:471, 46:601]``).
+DEPTHCLIP_NYU_COLS = (46, 601)
 #: Fractional crops (rows top, rows bottom, cols left, cols right), truncated with int() as in
 #: BTS/AdaBins: Garg et al. ECCV16, and BTS's KITTI "eigen" crop.
 GARG_FRACTIONS = (0.40810811, 0.99189189, 0.03594771, 0.96405229)
 KITTI_EIGEN_FRACTIONS = (0.3324324, 0.91351351, 0.0359477, 0.96405229)
-CROPS = ('eigen', 'garg', 'eigen_kitti', 'none')
+CROPS = ('eigen', 'depthclip_nyu', 'garg', 'eigen_kitti', 'none')
 
 
 def eval_crop_box(crop: str, height: int, width: int) -> Optional[Tuple[int, int, int, int]]:
     """(row0, row1, col0, col1) of the evaluation crop in a ``height x width`` GT frame.
 
-    ``'eigen'``: NYU's fixed rows 45:471, cols 41:601 (requires a 480x640 frame);
+    ``'eigen'``: NYU's fixed rows 45:471, cols 41:601 (requires a 480x640 frame); ``'depthclip_nyu'``:
+    rows 45:471, cols 46:601 (DepthCLIP's ``compute_errors_NYU``);
     ``'garg'``: rows int(0.40810811 H):int(0.99189189 H), cols int(0.03594771 W):int(0.96405229 W);
     ``'eigen_kitti'``: rows int(0.3324324 H):int(0.91351351 H), cols int(0.0359477 W):
     int(0.96405229 W); ``'none'``: ``None`` (whole frame).
     """
     if crop == 'none':
         return None
-    if crop == 'eigen':
+    if crop in ('eigen', 'depthclip_nyu'):
         if (height, width) != NYU_FRAME:
             raise ValueError(f"crop='eigen' is NYU's fixed crop of the 480x640 frame (rows 45:471, "
                              f'cols 41:601); got a {height}x{width} ground truth. Use '
                              f"crop='garg' or 'eigen_kitti' for KITTI, 'none' otherwise")
-        return NYU_EIGEN_ROWS + NYU_EIGEN_COLS
+        return NYU_EIGEN_ROWS + (NYU_EIGEN_COLS if crop == 'eigen' else DEPTHCLIP_NYU_COLS)
     if crop in ('garg', 'eigen_kitti'):
         f = GARG_FRACTIONS if crop == 'garg' else KITTI_EIGEN_FRACTIONS
         return (int(f[0] * height), int(f[1] * height), int(f[2] * width), int(f[3] * width))
@@ -134,9 +137,15 @@ class DepthEvalMetric(BaseMetric):
 
     Args:
         min_depth, max_depth (float): evaluation range (NYU 1e-3/10, KITTI 1e-3/80).
-        crop (str): ``'eigen'`` (NYU 480x640: rows 45:471, cols 41:601), ``'garg'`` (KITTI,
-            fractions of the KB-cropped 352x1216 frame), ``'eigen_kitti'`` (BTS's KITTI Eigen
-            crop), or ``'none'``.
+        crop (str): ``'eigen'`` (NYU 480x640: rows 45:471, cols 41:601), ``'depthclip_nyu'``
+            (DepthCLIP: rows 45:471, cols 46:601), ``'garg'`` (KITTI, fractions of the KB-cropped
+            352x1216 frame), ``'eigen_kitti'`` (BTS's KITTI Eigen crop), or ``'none'``.
+        max_inclusive (bool): valid ``gt <= max_depth`` (True, BTS/AdaBins/Auty) or ``gt < max_depth``
+            (False, DepthCLIP's ``sparse_gt < 10``).
+        min_pred (float, optional): also require the raw prediction ``> min_pred`` before clamping
+            (DepthCLIP: 1e-3, which also drops the zero frame around an ``img_crop_box`` paste).
+        Pixels outside a sample's ``img_crop_box`` (``ImageOnlyCrop``) are never counted: nothing was
+        predicted there.
         collect_device, prefix: see :class:`mmengine.evaluator.BaseMetric`.
     """
 
@@ -146,6 +155,8 @@ class DepthEvalMetric(BaseMetric):
                  min_depth: float = 1e-3,
                  max_depth: float = 10.0,
                  crop: str = 'eigen',
+                 max_inclusive: bool = True,
+                 min_pred: Optional[float] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -157,9 +168,11 @@ class DepthEvalMetric(BaseMetric):
         self.min_depth = float(min_depth)
         self.max_depth = float(max_depth)
         self.crop = crop
+        self.max_inclusive = bool(max_inclusive)
+        self.min_pred = None if min_pred is None else float(min_pred)
 
-    def evaluate_image(self, pred: np.ndarray, gt: np.ndarray,
-                       name: str = '<image>') -> Optional[Dict[str, float]]:
+    def evaluate_image(self, pred: np.ndarray, gt: np.ndarray, name: str = '<image>',
+                       img_crop_box: Optional[Sequence[int]] = None) -> Optional[Dict[str, float]]:
         """Metrics of one (H, W) prediction/GT pair, or ``None`` when no pixel is valid."""
         pred = _as_hw(pred)
         gt = _as_hw(gt)
@@ -167,7 +180,14 @@ class DepthEvalMetric(BaseMetric):
             raise ValueError(f'DepthEvalMetric: prediction {pred.shape} and ground truth '
                              f'{gt.shape} of {name!r} must be the same HxW (the estimator '
                              f'returns predictions at the ground-truth frame, ori_shape)')
-        valid = (gt > self.min_depth) & (gt <= self.max_depth)
+        valid = (gt > self.min_depth) & ((gt <= self.max_depth) if self.max_inclusive else (gt < self.max_depth))
+        if self.min_pred is not None:
+            valid &= pred > self.min_pred  # (NaN compares False: not counted)
+        if img_crop_box is not None:
+            left, top, right, bottom = (int(v) for v in img_crop_box)
+            predicted = np.zeros_like(valid)
+            predicted[top:bottom, left:right] = True
+            valid &= predicted
         box = eval_crop_box(self.crop, *gt.shape)
         if box is not None:
             in_crop = np.zeros_like(valid)
@@ -187,7 +207,7 @@ class DepthEvalMetric(BaseMetric):
                 raise KeyError(f'DepthEvalMetric needs pred_depth_map and gt_depth_map in every '
                                f'data sample; {name!r} lacks '
                                f"{'pred_depth_map' if pred is None else 'gt_depth_map'}")
-            errors = self.evaluate_image(pred, gt, name)
+            errors = self.evaluate_image(pred, gt, name, _meta(sample, 'img_crop_box'))
             if errors is None:
                 self.results.append(dict(img_path=name, skipped=True))
             else:

@@ -1,5 +1,6 @@
 """Frozen CLIP image tower giving dense per-position features in (or near) CLIP's joint space."""
-from typing import Sequence
+import contextlib
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +12,8 @@ from ..utils.clip_loader import load_clip
 
 __all__ = ['CLIPPromptBackbone']
 
+_TRUNK_DTYPES = {None: None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
 
 @MODELS.register_module()
 class CLIPPromptBackbone(BaseModule):
@@ -18,7 +21,7 @@ class CLIPPromptBackbone(BaseModule):
 
     ResNet CLIP (``RN50`` default):
 
-    - ``feature_mode='raw_layer4'`` (faithful, DepthCLIP / Auty et al., SPEC §1): the raw ``layer4``
+    - ``feature_mode='raw_layer4'`` (faithful, DepthCLIP ``monoclip.py`` / Auty et al. ``modules/DepthCLIP.py``): the raw ``layer4``
       output (attention pool unused), L2-normalised per position over its 2048 channels, then reduced to the
       text width by nearest-neighbour interpolation along the channel axis (RN50: keep the even channels),
       *not* renormalised.
@@ -32,6 +35,8 @@ class CLIPPromptBackbone(BaseModule):
     and updates its running statistics while training) or ``'eval'`` (truly frozen). The tower is frozen;
     when none of its parameters requires grad it runs under ``torch.no_grad()`` (no autograd graph).
     ``extra_levels`` (subset of 1, 2, 3) prepends the raw outputs of those ResNet stages to the outputs.
+    ``trunk_dtype`` (``'fp16'`` / ``'bf16'``, ResNet only; None = fp32, the faithful value): the trunk runs under
+    ``torch.autocast`` in that dtype, features return as fp32 (DepthCLIP's GPU evaluation ran CLIP in fp16).
     ``channels_last=True`` (ResNet only) runs the trunk on a channels-last (NHWC) copy of the input: the same
     maths, equal up to float rounding, about 1.8x faster on CPU (oneDNN needs no layout reorders around every
     conv; measured in docs/performance.md). Off by default.
@@ -44,6 +49,7 @@ class CLIPPromptBackbone(BaseModule):
                  bn_mode: str = 'train',
                  extra_levels: Sequence[int] = (),
                  channels_last: bool = False,
+                 trunk_dtype: Optional[str] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if bn_mode not in ('train', 'eval'):
@@ -71,6 +77,10 @@ class CLIPPromptBackbone(BaseModule):
             raise ValueError(f'extra_levels must be a subset of (1, 2, 3), got {extra_levels!r}')
         self.out_channels = self.embed_dim
         self.channels_last = bool(channels_last)
+        if trunk_dtype not in _TRUNK_DTYPES:
+            raise ValueError(f'trunk_dtype must be one of {sorted(k for k in _TRUNK_DTYPES if k)} or None, '
+                             f'got {trunk_dtype!r}')
+        self.trunk_dtype = trunk_dtype
 
     def init_weights(self):
         # CLIP weights come from load_clip; never re-initialise them.
@@ -88,12 +98,19 @@ class CLIPPromptBackbone(BaseModule):
         x = x.to(v.conv1.weight.dtype)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        x = v.stem(x)
         levels = []
-        for i, layer in enumerate((v.layer1, v.layer2, v.layer3, v.layer4), start=1):
-            x = layer(x)
-            if i in self.extra_levels:
-                levels.append(x)
+        dtype = _TRUNK_DTYPES[self.trunk_dtype]
+        amp = (torch.autocast(device_type=x.device.type, dtype=dtype) if dtype is not None
+               else contextlib.nullcontext())
+        with amp:
+            x = v.stem(x)
+            for i, layer in enumerate((v.layer1, v.layer2, v.layer3, v.layer4), start=1):
+                x = layer(x)
+                if i in self.extra_levels:
+                    levels.append(x)
+        if dtype is not None:  # back to the weights' dtype (fp32) for the features and the head
+            levels = [lv.to(v.conv1.weight.dtype) for lv in levels]
+            x = x.to(v.conv1.weight.dtype)
         if self.feature_mode == 'raw_layer4':
             feat = self.raw_layer4_features(x)
         else:

@@ -1,4 +1,4 @@
-"""Scale-invariant log loss in the AdaBins form used by Auty et al. (SPEC §1 "Training")."""
+"""Scale-invariant log loss in the AdaBins form used by Auty et al. (Auty & Mikolajczyk 2023, Eq. 2; their ``losses/SILogLoss.py``)."""
 from typing import Optional
 
 import torch
@@ -16,7 +16,9 @@ class SILogLoss(nn.Module):
     finite). Auty et al. print ``10 sqrt(1/K sum g^2 + 0.15/K^2 (sum g)^2)`` (Eq. 2), but their code - which
     produced the numbers - uses lambd = 0.85 as here; LLM-MDE uses the same form with ``min_depth=0.1``.
     This is *not* mmseg's ``SiLogLoss`` (lambd 0.5, no scale, averaged per image). A batch without a valid
-    pixel gives 0 with a valid (zero) gradient. A negative variance from rounding is clamped to 0.
+    pixel gives 0 with a valid (zero) gradient. The variance is clamped at ``variance_eps`` before the square
+    root: 0 by default (only a negative rounding residue is removed); LLM-MDE's training code clamps at 1e-6
+    (``tools/utils.py``, ``silog_loss``), which changes the loss once it falls below 10 * sqrt(1e-6) = 0.01.
     """
 
     def __init__(self,
@@ -25,8 +27,12 @@ class SILogLoss(nn.Module):
                  min_depth: float = 1e-3,
                  max_depth: Optional[float] = None,
                  loss_weight: float = 1.0,
+                 variance_eps: float = 0.0,
                  loss_name: str = 'loss_silog'):
         super().__init__()
+        if variance_eps < 0:
+            raise ValueError(f'SILogLoss: variance_eps must be >= 0, got {variance_eps}')
+        self.variance_eps = float(variance_eps)
         self.lambd = lambd
         self.scale = scale
         self.min_depth = min_depth
@@ -45,7 +51,7 @@ class SILogLoss(nn.Module):
             return pred.sum() * 0.0
         g = torch.log(pred[valid]) - torch.log(target[valid])
         var = (g * g).mean() - self.lambd * g.mean() ** 2
-        return self.loss_weight * self.scale * torch.sqrt(var.clamp_min(0))
+        return self.loss_weight * self.scale * torch.sqrt(var.clamp_min(self.variance_eps))
 
     @property
     def loss_name(self) -> str:

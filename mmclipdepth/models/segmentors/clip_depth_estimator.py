@@ -18,7 +18,7 @@ _MODES = ('whole', 'whole_flip', 'slide', 'slide_flip')
 class CLIPDepthEstimator(DepthEstimator):
     """Depth estimator for any backbone + depth decode head.
 
-    ``test_cfg.mode``: ``whole``; ``whole_flip`` (Auty et al.'s TTA, SPEC §1: predict the image and its
+    ``test_cfg.mode``: ``whole``; ``whole_flip`` (Auty et al.'s and DepthCLIP's TTA, DepthCLIP ``eval.py`` ``validate``: predict the image and its
     horizontal mirror, mirror back and average *at the head's output resolution*, then upsample);
     ``slide`` / ``slide_flip`` (mmseg's windows; mmseg 1.2.2 overwrote ``slide`` results with whole-image
     inference, fixed here). The backbone and head are built inside ``shared_clip_scope`` so a CLIP image tower
@@ -36,8 +36,9 @@ class CLIPDepthEstimator(DepthEstimator):
             raise ValueError(f'test_cfg.mode must be one of {_MODES}, got {mode!r}')
 
     def train_step(self, data, optim_wrapper):
-        """mmengine's train step; with no trainable parameter only the forward pass runs (SPEC §1: the
-        human-word controls still update CLIP's BatchNorm statistics in faithful ``bn_mode='train'``)."""
+        """mmengine's train step; with no trainable parameter only the forward pass runs (the human-word
+        controls of Auty et al. Table 3 still update CLIP's BatchNorm statistics in faithful ``bn_mode='train'``,
+        docs/fidelity.md)."""
         if any(p.requires_grad for p in self.parameters()):
             return super().train_step(data, optim_wrapper)
         with optim_wrapper.optim_context(self), torch.no_grad():
@@ -52,6 +53,32 @@ class CLIPDepthEstimator(DepthEstimator):
         low = self.decode_head.forward(feats)
         low = (low[:n] + low[n:].flip(dims=(3, ))) / 2
         return self.decode_head.predict_by_feat(low, batch_img_metas)
+
+    def postprocess_result(self, depth: Tensor, data_samples=None):
+        """mmseg's postprocessing (remove padding, undo flips, resize to ``ori_shape``), except for samples
+        whose image was cropped alone (``img_crop_box``, see ``ImageOnlyCrop``): their prediction is pasted at
+        the box into a zero ``ori_shape`` frame, as DepthCLIP's evaluation does; the metric ignores the rest."""
+        if data_samples is None or not any('img_crop_box' in ds.metainfo for ds in data_samples):
+            return super().postprocess_result(depth, data_samples)
+        from mmengine.structures import PixelData
+        plain = [i for i, ds in enumerate(data_samples) if 'img_crop_box' not in ds.metainfo]
+        if plain:
+            super().postprocess_result(depth[plain], [data_samples[i] for i in plain])
+        for i, ds in enumerate(data_samples):
+            meta = ds.metainfo
+            if 'img_crop_box' not in meta:
+                continue
+            left, top, right, bottom = meta['img_crop_box']
+            pl, pr, pt, pb = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
+            h, w = depth.shape[-2:]
+            d = depth[i, :, pt:h - pb, pl:w - pr]
+            if tuple(d.shape[-2:]) != (bottom - top, right - left):
+                raise ValueError(f'prediction of {meta.get("img_path")!r} is {tuple(d.shape[-2:])}, '
+                                 f'img_crop_box {meta["img_crop_box"]} needs {(bottom - top, right - left)}')
+            frame = d.new_zeros((d.shape[0], ) + tuple(meta['ori_shape'][:2]))
+            frame[:, top:bottom, left:right] = d
+            ds.set_data({'pred_depth_map': PixelData(data=frame)})
+        return data_samples
 
     def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         mode = self.test_cfg.get('mode', 'whole') if self.test_cfg else 'whole'

@@ -21,7 +21,7 @@ _CLASS_FROM = ('first_image', 'per_image')
 class AdaptivePromptGenerator(nn.Module):
     """Builds one prompt string per image: dataset + task description, input statistics, depth class word.
 
-    Faithful (the authors' code, SPEC §3), on the normalised image resized to ``input_size`` (the ViT input):
+    Faithful (the authors' code, ``LanguageMono.py`` ``stat_compute``), on the normalised image resized to ``input_size`` (the ViT input):
 
     - ``stats_source='rgb_positions'``: with ``argmax/argmin/median`` over rows (y) and columns (x) of every
       channel, ``max x = min(argmax over x)``, ``min x = max(argmin over x)``, ``median x = median(median
@@ -31,6 +31,8 @@ class AdaptivePromptGenerator(nn.Module):
       [1, 1.5, 2, 2.25, 2.5, 2.75, 3] gives one of DepthCLIP's 7 words for every image of the batch. Above
       3 the code indexes past the list (crash); here it maps to the last word.
     - pieces joined with ``separator=''`` (the code concatenates f-strings without spaces).
+    - ``stats_dtype='input'``: positions computed in the dtype the images arrive in (the model's); ``'float32'``
+      casts first (ties among equal pixel values, and so median positions, can differ between dtypes).
 
     Corrected: ``stats_source='coarse_depth'`` uses min / max / median of a coarse depth map (metres,
     ``depth_format``) and the class of its median (the paper's description); ``class_from='per_image'``;
@@ -49,8 +51,12 @@ class AdaptivePromptGenerator(nn.Module):
                  bins: Sequence[float] = DEPTHCLIP_BINS,
                  start_text: str = '<|start_prompt|>',
                  end_text: str = '<|<end_prompt>|>',
-                 depth_format: str = '{:.2f}'):
+                 depth_format: str = '{:.2f}',
+                 stats_dtype: str = 'float32'):
         super().__init__()
+        if stats_dtype not in ('float32', 'input'):
+            raise ValueError(f"AdaptivePromptGenerator: stats_dtype must be 'float32' or 'input', got {stats_dtype!r}")
+        self.stats_dtype = stats_dtype
         if stats_source not in _STATS:
             raise ValueError(f'AdaptivePromptGenerator: stats_source must be one of {_STATS}, got {stats_source!r}')
         if class_from not in _CLASS_FROM:
@@ -107,7 +113,8 @@ class AdaptivePromptGenerator(nn.Module):
             x = img.detach()
             if self.input_size is not None and tuple(x.shape[-2:]) != self.input_size:
                 x = F.interpolate(x, size=self.input_size, mode='bilinear', align_corners=False)
-            x = x.float()
+            if self.stats_dtype == 'float32':
+                x = x.float()
             pos = self.rgb_positions(x)
             stats = [[f'min value on the x axis {p["min_x"]},', f'min value on the y axis {p["min_y"]},',
                       f'max value on the x axis {p["max_x"]},', f'max value on the y axis {p["max_y"]},',

@@ -9,13 +9,17 @@ import json
 import os
 import os.path as osp
 import warnings
-from typing import Optional
+import zipfile
+from typing import Optional, Tuple
 
 import open_clip
 import torch
 from mmengine.logging import MMLogger, print_log
 
-__all__ = ['load_clip', 'shared_clip_scope', 'build_clip_tokenizer']
+__all__ = ['load_clip', 'shared_clip_scope', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
+           'text_activation']
+
+_OPENAI_KEYS = {'input_resolution', 'context_length', 'vocab_size'}
 
 _SCOPE_STACK = []
 
@@ -42,12 +46,124 @@ def _looks_like_path(pretrained: str) -> bool:
             or pretrained.endswith(('.pt', '.pth', '.bin', '.safetensors')))
 
 
+def _is_torchscript_archive(path: str) -> bool:
+    """OpenAI's released CLIP files (``RN50.pt`` ...) are TorchScript archives: a zip with a ``code/`` folder."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return any('/code/' in n or n.endswith('/constants.pkl') for n in zf.namelist())
+
+
+def _peek_state_dict_keys(path: str) -> Optional[set]:
+    """Top-level keys of a state-dict file without reading its tensors (None if it cannot be peeked)."""
+    if path.endswith('.safetensors'):
+        try:
+            from safetensors import safe_open
+            with safe_open(path, framework='pt') as f:
+                return set(f.keys())
+        except Exception:  # noqa: BLE001 - the real load reports the problem with the file named
+            return None
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
+        obj = obj['state_dict']
+    return set(obj) if isinstance(obj, dict) else None
+
+
+def weights_quick_gelu(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict] = None
+                       ) -> Tuple[Optional[bool], str]:
+    """The text activation the weights were trained with: (True = QuickGELU, False = GELU, None = unknown), why.
+
+    OpenAI's CLIP uses QuickGELU ``x * sigmoid(1.702 x)`` in every text-transformer MLP (Radford et al. 2021;
+    OpenAI ``clip/model.py``); open_clip's plain ``RN50`` architecture config builds ``nn.GELU``. Known: an
+    open_clip pretrained tag (its pretrained config's ``quick_gelu``), a ``*-quickgelu`` model name, an OpenAI
+    TorchScript archive or an OpenAI-format state dict (it holds ``input_resolution`` / ``context_length`` /
+    ``vocab_size``). Unknown: random weights, or a state-dict file that does not say.
+    """
+    if pretrained is None:
+        return None, 'random weights'
+    if not _looks_like_path(pretrained):
+        if arch_cfg is None and model_name.endswith('-quickgelu'):
+            return True, f'model name {model_name!r}'
+        cfg = open_clip.get_pretrained_cfg(model_name, pretrained) if arch_cfg is None else {}
+        if not cfg:
+            return None, f'pretrained tag {pretrained!r}'
+        return bool(cfg.get('quick_gelu', False)), f"open_clip's pretrained config for {model_name}/{pretrained}"
+    path = osp.expanduser(pretrained)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'CLIP pretrained checkpoint file {pretrained!r} does not exist. ' + _HOW_TO_SUPPLY)
+    if _is_torchscript_archive(path):
+        return True, f'{pretrained!r} is an OpenAI TorchScript archive'
+    keys = _peek_state_dict_keys(path)
+    if keys is not None and _OPENAI_KEYS & keys:
+        return True, f'{pretrained!r} is an OpenAI-format state dict'
+    return None, f'file {pretrained!r} (an open_clip-format state dict does not record its activation)'
+
+
+def resolve_quick_gelu(model_name: str = 'RN50', pretrained: Optional[str] = None, arch_cfg: Optional[dict] = None,
+                       quick_gelu: Optional[bool] = None) -> bool:
+    """Decide the text activation, refusing a config that contradicts the weights (never just a warning)."""
+    arch_q = None
+    if arch_cfg is not None and 'quick_gelu' in arch_cfg:
+        arch_q = bool(arch_cfg['quick_gelu'])
+        if quick_gelu is not None and bool(quick_gelu) != arch_q:
+            raise ValueError(f'clip.quick_gelu={quick_gelu} contradicts clip.arch_cfg.quick_gelu={arch_q}; set one.')
+    asked = quick_gelu if quick_gelu is not None else arch_q
+    needed, why = weights_quick_gelu(model_name, pretrained, arch_cfg)
+    if needed is not None:
+        if asked is not None and bool(asked) != needed:
+            act = 'QuickGELU' if needed else 'GELU'
+            raise ValueError(
+                f'CLIP text activation mismatch: the weights need {act} ({why}) but the config asks for '
+                f'quick_gelu={asked}. Set clip.quick_gelu={needed} (every text feature changes otherwise: '
+                'OpenAI weights were trained with QuickGELU).')
+        return needed
+    if asked is not None:
+        return bool(asked)
+    if pretrained is None:
+        if arch_cfg is not None:
+            return False
+        cfg = open_clip.get_model_config(model_name) or {}
+        return bool(cfg.get('quick_gelu', False))
+    raise ValueError(
+        f'Cannot tell which text activation the CLIP weights were trained with ({why}). Set clip.quick_gelu=True '
+        'for weights trained by OpenAI (e.g. an OpenAI RN50 converted to open_clip format) or '
+        'clip.quick_gelu=False for weights trained with GELU (most LAION / DataComp open_clip weights).')
+
+
+def text_activation(model: torch.nn.Module) -> str:
+    """``'quick_gelu'`` or ``'gelu'``: the activation actually built into every text-transformer MLP."""
+    from open_clip.transformer import QuickGELU
+    kinds = set()
+    for blk in model.transformer.resblocks:
+        act = getattr(blk.mlp, 'gelu', None)
+        kinds.add('quick_gelu' if isinstance(act, QuickGELU) else
+                  'gelu' if isinstance(act, torch.nn.GELU) else type(act).__name__)
+    if len(kinds) != 1:
+        raise RuntimeError(f'text transformer has mixed MLP activations {sorted(kinds)}')
+    return kinds.pop()
+
+
+def _load_torchscript_state_dict(path: str) -> dict:
+    try:
+        with warnings.catch_warnings():  # torch >= 2.10 marks TorchScript deprecated; OpenAI's files still are
+            warnings.simplefilter('ignore', FutureWarning)
+            sd = torch.jit.load(path, map_location='cpu').state_dict()
+    except Exception as e:  # noqa: BLE001 - re-raised with the file named
+        raise RuntimeError(f'Could not read the OpenAI TorchScript CLIP archive {path!r}: {e}') from e
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+    for key in _OPENAI_KEYS:
+        sd.pop(key, None)
+    return sd
+
+
 def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
-           cache_dir: Optional[str], force_quick_gelu: bool) -> torch.nn.Module:
+           cache_dir: Optional[str], quick_gelu: bool) -> torch.nn.Module:
     if arch_cfg is not None:
         cfg = dict(arch_cfg)
-        if force_quick_gelu:
-            cfg['quick_gelu'] = True
+        cfg['quick_gelu'] = quick_gelu
         try:
             model = open_clip.model.CLIP(**cfg)
         except TypeError as e:
@@ -56,13 +172,9 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
         raise ValueError(f'Unknown open_clip model_name {model_name!r}; expected one of '
                          f'open_clip.list_models() (e.g. RN50, RN101, ViT-B-16) or an arch_cfg dict.')
     if pretrained is None:
-        msg = (f'CLIP {model_name if arch_cfg is None else "(custom arch_cfg)"} is RANDOMLY INITIALISED '
-               '(pretrained=None): depth predictions are meaningless except for tests and timing. '
-               + _HOW_TO_SUPPLY)
-        warnings.warn(msg, stacklevel=3)
-        print_log(msg, logger='current', level=30)
+        _warn_random_once(model_name if arch_cfg is None else '(custom arch_cfg)')
         if arch_cfg is None:
-            model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=force_quick_gelu)
+            model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
         return model.float()
 
     if _looks_like_path(pretrained):
@@ -70,14 +182,22 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
         if not osp.isfile(path):
             raise FileNotFoundError(f'CLIP pretrained checkpoint file {pretrained!r} does not exist. '
                                     + _HOW_TO_SUPPLY)
-        if arch_cfg is not None:
-            open_clip.load_checkpoint(model, path)
-            return model.float()
+        if arch_cfg is None:
+            model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
         try:
-            return open_clip.create_model(model_name, pretrained=path, cache_dir=cache_dir,
-                                          force_quick_gelu=force_quick_gelu).float()
+            if _is_torchscript_archive(path):
+                model.load_state_dict(_load_torchscript_state_dict(path))
+            elif _OPENAI_KEYS & (_peek_state_dict_keys(path) or set()):
+                # OpenAI-format state dict: open_clip's key names plus three metadata entries
+                sd = open_clip.factory.load_state_dict(path)
+                model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                       for k, v in sd.items() if k not in _OPENAI_KEYS})
+            else:
+                open_clip.load_checkpoint(model, path)
         except Exception as e:  # noqa: BLE001 - re-raised with the file named
-            raise RuntimeError(f'Could not load CLIP {model_name} weights from {path!r}: {e}') from e
+            raise RuntimeError(f'Could not load CLIP {model_name if arch_cfg is None else "(arch_cfg)"} weights '
+                               f'from {path!r}: {e}') from e
+        return model.float()
 
     if arch_cfg is not None:
         raise ValueError(f'pretrained={pretrained!r} is a tag, which needs a named model; with arch_cfg '
@@ -87,8 +207,11 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
         raise ValueError(f'open_clip has no pretrained tag {pretrained!r} for {model_name}; '
                          f'available: {tags}, or a local checkpoint path.')
     try:
-        model = open_clip.create_model(model_name, pretrained=pretrained, cache_dir=cache_dir,
-                                       force_quick_gelu=force_quick_gelu)
+        with warnings.catch_warnings():
+            # open_clip only warns on a QuickGELU mismatch; resolve_quick_gelu has already refused one
+            warnings.filterwarnings('ignore', message='QuickGELU mismatch')
+            model = open_clip.create_model(model_name, pretrained=pretrained, cache_dir=cache_dir,
+                                           force_quick_gelu=quick_gelu)
     except Exception as e:  # noqa: BLE001 - hub/network errors come in many types
         raise RuntimeError(f'Could not obtain CLIP weights {model_name}/{pretrained} (offline and not in the '
                            f'hub cache?): {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}. '
@@ -97,25 +220,45 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
     return model.float()
 
 
+_WARNED_RANDOM = set()
+
+
+def _warn_random_once(what: str):
+    if what in _WARNED_RANDOM:
+        return
+    _WARNED_RANDOM.add(what)
+    msg = (f'CLIP {what} is RANDOMLY INITIALISED (pretrained=None): depth predictions are meaningless except for '
+           'tests and timing. ' + _HOW_TO_SUPPLY)
+    warnings.warn(msg, stacklevel=4)
+    print_log(msg, logger='current', level=30)
+
+
 def load_clip(model_name: str = 'RN50',
               pretrained: Optional[str] = None,
               arch_cfg: Optional[dict] = None,
               cache_dir: Optional[str] = None,
-              force_quick_gelu: bool = False) -> torch.nn.Module:
+              quick_gelu: Optional[bool] = None) -> torch.nn.Module:
     """Return an fp32 open_clip ``CLIP`` model (shared within ``shared_clip_scope``).
 
     Args:
         model_name: open_clip model name (``RN50``, ``ViT-B-16``, ...). Ignored when ``arch_cfg`` is given.
-        pretrained: open_clip tag (``'openai'``), a local checkpoint path, or None (random init, warns).
+        pretrained: open_clip tag (``'openai'``), a local checkpoint path (OpenAI TorchScript ``RN50.pt`` or a
+            state dict), or None (random init, warns once per process).
         arch_cfg: ``dict(embed_dim, vision_cfg, text_cfg, ...)`` for a custom (e.g. tiny) CLIP.
         cache_dir: download / hub cache directory.
+        quick_gelu: text-transformer activation: True = QuickGELU (OpenAI), False = GELU, None = what the weights
+            need (see :func:`resolve_quick_gelu`). A value that contradicts the weights raises ``ValueError``.
     """
-    key = json.dumps([model_name, pretrained, arch_cfg, cache_dir, force_quick_gelu],
-                     sort_keys=True, default=str)
+    key = json.dumps([model_name, pretrained, arch_cfg, cache_dir, quick_gelu], sort_keys=True, default=str)
     cache = _SCOPE_STACK[-1] if _SCOPE_STACK else None
     if cache is not None and key in cache:
         return cache[key]
-    model = _build(model_name, pretrained, arch_cfg, cache_dir, force_quick_gelu)
+    resolved = resolve_quick_gelu(model_name, pretrained, arch_cfg, quick_gelu)
+    model = _build(model_name, pretrained, arch_cfg, cache_dir, resolved)
+    built = text_activation(model) == 'quick_gelu'
+    if built != resolved:
+        raise RuntimeError(f'CLIP was built with {"QuickGELU" if built else "GELU"} but '
+                           f'{"QuickGELU" if resolved else "GELU"} was resolved; please report this.')
     model.requires_grad_(False)
     if cache is not None:
         cache[key] = model
