@@ -1,4 +1,4 @@
-"""Compatibility shims for the pinned stack (SPEC §0). Imported first by ``mmclipdepth``.
+"""Compatibility shims for the pinned stack (docs/install.md). Imported first by ``mmclipdepth``.
 
 1. ``mmcv.ops`` stand-in: with mmcv-lite (no compiled ``mmcv._ext``) ``import mmseg.models`` fails on
    ``from mmcv.ops import point_sample``. When - and only when - the compiled ops are missing, a stand-in

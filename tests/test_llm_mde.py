@@ -1,4 +1,4 @@
-"""LLM-MDE components (SPEC §3) with tiny models built through the real timm / transformers / peft classes."""
+"""LLM-MDE components (docs/llm_mde.md) with tiny models built through the real timm / transformers / peft classes."""
 import copy
 import math
 import os.path as osp

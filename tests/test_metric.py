@@ -1,5 +1,5 @@
 """DepthEvalMetric against an independent numpy implementation of the BTS/AdaBins protocol
-(SPEC §1 "Evaluation")."""
+(docs/fidelity.md "Evaluation")."""
 from pathlib import Path
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Depth transforms: loading errors, NYU border crop, KB crop, rotation, crop/flip reuse, and the
-AdaBins photometric augmentation (SPEC §1 "Training")."""
+AdaBins photometric augmentation (docs/fidelity.md "Training")."""
 import io
 from pathlib import Path
 

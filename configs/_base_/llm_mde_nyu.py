@@ -1,4 +1,4 @@
-# LLM-MDE on NYU Depth v2 (SPEC §3): trained on the 795 official labelled pairs, full 480x640 frames, batch 32,
+# LLM-MDE on NYU Depth v2 (docs/llm_mde.md): trained on the 795 official labelled pairs, full 480x640 frames, batch 32,
 # validated (and early-stopped, as the code does) on the 654 test frames; both the field's metric protocol
 # and the code's min-max normalised deltas are reported.
 _base_ = ['./models/llm_mde.py', './datasets/nyu.py', './schedules/llm_mde.py', './default_runtime.py']

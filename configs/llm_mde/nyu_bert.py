@@ -1,2 +1,2 @@
-# LLM-MDE, faithful to the authors' code (SPEC §3): ViT-B/16 + LoRA, BERT, APG prompts, NYU 795, 50 epochs.
+# LLM-MDE, faithful to the authors' code (docs/llm_mde.md): ViT-B/16 + LoRA, BERT, APG prompts, NYU 795, 50 epochs.
 _base_ = ['../_base_/llm_mde_nyu.py']

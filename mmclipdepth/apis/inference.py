@@ -1,8 +1,8 @@
 """Inference API: build a depth model from a config (+ checkpoint) and predict metric depth for images.
 
 ``init_depth_model`` / ``inference_depth`` mirror mmseg's ``init_model`` / ``inference_model`` for the
-depth contract of SPEC §0 (``pred_depth_map`` in metres at ``ori_shape``), with the test-time
-augmentation of the config (``model.test_cfg.mode``, e.g. Auty et al.'s ``whole_flip``, SPEC §1).
+mmseg 1.x depth contract (``pred_depth_map`` in metres at ``ori_shape``), with the test-time
+augmentation of the config (``model.test_cfg.mode``, e.g. Auty et al.'s ``whole_flip``, docs/fidelity.md).
 """
 import copy
 import logging
@@ -244,7 +244,7 @@ def inference_depth(model: torch.nn.Module,
         ``np.float32`` ``HxW`` depth in metres (or a list, for a list input). The test-time augmentation
         is the config's ``model.test_cfg.mode`` (``whole_flip``: image and mirror averaged). The size is
         the input image's after the inference pipeline: the full frame for NYU-style configs, the
-        352x1216 KB crop (bottom-centre) for KITTI configs, whose ``KBCrop`` still applies (SPEC §1).
+        352x1216 KB crop (bottom-centre) for KITTI configs, whose ``KBCrop`` still applies (docs/fidelity.md).
     """
     single = not isinstance(images, (list, tuple))
     items = [images] if single else list(images)

@@ -1,4 +1,4 @@
-"""Nearest neighbours of learned prompt tokens in CLIP's vocabulary (Auty et al. §4.5, Table 8; SPEC §1).
+"""Nearest neighbours of learned prompt tokens in CLIP's vocabulary (Auty et al. §4.5, Table 8; docs/fidelity.md).
 
 Two spaces:
 

@@ -1,4 +1,4 @@
-"""Cross-scene zero-shot protocol of LLM-MDE: train on some scene types, test on unseen ones (SPEC §3)."""
+"""Cross-scene zero-shot protocol of LLM-MDE: train on some scene types, test on unseen ones (docs/llm_mde.md)."""
 from typing import List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset

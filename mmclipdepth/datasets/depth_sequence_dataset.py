@@ -1,4 +1,4 @@
-"""Pairs of consecutive frames of one sequence, for temporal-consistency evaluation (CLIP2Depth, SPEC §2).
+"""Pairs of consecutive frames of one sequence, for temporal-consistency evaluation (CLIP2Depth, docs/mirror.md).
 
 Each sample of :class:`DepthFramePairDataset` is a *pair* (frame t-1, frame t) of the same sequence
 (a KITTI drive + camera folder, an NYU sync scene folder), both run through the wrapped dataset's

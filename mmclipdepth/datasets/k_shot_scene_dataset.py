@@ -1,4 +1,4 @@
-"""k-shot per scene type protocol of LLM-MDE (paper §III-A, SPEC §3)."""
+"""k-shot per scene type protocol of LLM-MDE (paper §III-A, docs/llm_mde.md)."""
 import logging
 import random
 from typing import List, Union

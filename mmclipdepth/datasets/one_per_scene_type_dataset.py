@@ -1,4 +1,4 @@
-"""LLM-MDE's "Few-Shot" group: one random image per scene type (28 on NYU; paper §III-A, SPEC §3)."""
+"""LLM-MDE's "Few-Shot" group: one random image per scene type (28 on NYU; paper §III-A, docs/llm_mde.md)."""
 from typing import Union
 
 from mmengine.dataset import BaseDataset

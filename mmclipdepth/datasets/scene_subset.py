@@ -1,4 +1,4 @@
-"""Shared base of the LLM-MDE few-/zero-shot protocol wrappers (SPEC §3). Not registered itself."""
+"""Shared base of the LLM-MDE few-/zero-shot protocol wrappers (docs/llm_mde.md). Not registered itself."""
 import copy
 from collections import defaultdict
 from typing import Dict, List, Union

@@ -1,4 +1,4 @@
-"""Distributed launch settings that also work on CPU-only machines (SPEC §0)."""
+"""Distributed launch settings that also work on CPU-only machines (docs/install.md)."""
 import torch
 from mmengine.config import Config
 

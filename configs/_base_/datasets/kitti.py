@@ -1,4 +1,4 @@
-# KITTI Eigen split with the annotated depth maps (SPEC §1 "Training" / "Evaluation").
+# KITTI Eigen split with the annotated depth maps (docs/fidelity.md "Training", "Evaluation").
 # data_root defaults to data/kitti with raw/ (KITTI raw drives) and data_depth_annotated/ (train +
 # val merged) inside; expected tree in docs/data_preparation.md. The two folders can live
 # anywhere: set dataset.data_prefix=dict(img_path=..., depth_map_path=...) (absolute paths allowed).

@@ -1,4 +1,4 @@
-# NYU Depth v2, BTS layout with the standard split files (SPEC §1 "Training" / "Evaluation").
+# NYU Depth v2, BTS layout with the standard split files (docs/fidelity.md "Training", "Evaluation").
 # data_root defaults to data/nyu (relative to the working directory); expected tree in
 # docs/data_preparation.md. Override e.g. with --cfg-options train_dataloader.dataset.data_root=...
 dataset_type = 'NYUDepthV2Dataset'

@@ -1,4 +1,4 @@
-# DepthCLIP / Auty et al. model (SPEC §1): frozen CLIP RN50, learnable-token prompts, bin-weighted head.
+# DepthCLIP / Auty et al. model (docs/fidelity.md): frozen CLIP RN50, learnable-token prompts, bin-weighted head.
 # The image tower and the text tower are built from the same `clip` dict -> one CLIP instance.
 clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None,
             quick_gelu=True)  # OpenAI CLIP's text activation (a mismatch with the weights is an error)

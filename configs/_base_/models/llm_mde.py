@@ -1,4 +1,4 @@
-# LLM-MDE, faithful to the authors' code (SPEC §3): ViT-B/16 + LoRA (q, v; r 160, alpha 320), dropping the
+# LLM-MDE, faithful to the authors' code (docs/llm_mde.md): ViT-B/16 + LoRA (q, v; r 160, alpha 320), dropping the
 # last patch token; cross-modal reprogramming (1000 prototypes, 24 heads x 768, values from the key
 # projection) + residual MLP; adaptive prompts from RGB extreme positions and the first image's class word;
 # a frozen bert-base-uncased for tokenizer + word embeddings and a second bert-base-uncased whose q/k/v are

@@ -1,4 +1,4 @@
-# CLIP2Depth ("CLIP Can Understand Depth", Kim et al. 2024; SPEC §2): frozen CLIP RN50 (image and text
+# CLIP2Depth ("CLIP Can Understand Depth", Kim et al. 2024; docs/mirror.md): frozen CLIP RN50 (image and text
 # towers, one instance), a learnable mirror prompt (s x 512) through the frozen text path -> one
 # conditioning vector -> FiLM on the dense CLIP features -> compact deconvolution decoder -> sigmoid * max.
 # The paper publishes no code: every unknown below is a config option (docs/mirror.md).

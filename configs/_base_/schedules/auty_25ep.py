@@ -1,4 +1,4 @@
-# Auty et al. (SPEC §1 "Training"): only the learnable tokens train. AdamW lr 3.57e-4, wd 0.1, grad-norm
+# Auty et al. (docs/fidelity.md "Training"): only the learnable tokens train. AdamW lr 3.57e-4, wd 0.1, grad-norm
 # clip 0.1, one-cycle per iteration on lr and beta1 (0.85-0.95), 25 epochs (batch 16 in the dataset config).
 max_epochs = 25
 lr = 3.57e-4

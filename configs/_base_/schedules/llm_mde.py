@@ -1,4 +1,4 @@
-# LLM-MDE schedule as the authors' code runs it (SPEC §3): AdamW lr 1e-4 (their --weight_decay 1e-4 and
+# LLM-MDE schedule as the authors' code runs it (docs/llm_mde.md): AdamW lr 1e-4 (their --weight_decay 1e-4 and
 # --adam_eps 1e-3 are parsed but never passed, so torch's defaults 0.01 / 1e-8 apply), polynomial decay
 # (power 0.9, to 0.1 lr) per iteration, 50 epochs, validation every epoch, early stopping after 5 epochs
 # without a lower validation SILog loss (NormalizedDeltaMetric's silog_loss, so the evaluator must include it;

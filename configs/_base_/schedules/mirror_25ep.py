@@ -1,4 +1,4 @@
-# CLIP2Depth schedule. The paper's optimiser settings are not known to us (SPEC §2), so this keeps Auty
+# CLIP2Depth schedule. The paper's optimiser settings are not known to us (docs/mirror.md), so this keeps Auty
 # et al.'s recipe (AdamW, lr 3.57e-4, one-cycle on lr and beta1, 25 epochs, batch from the dataset config)
 # and changes only what was tuned for a few thousand prompt-token parameters and would throttle a
 # multi-million-parameter decoder: gradient-norm clipping 0.1 -> 1.0 and weight decay 0.1 -> 0.01 (none

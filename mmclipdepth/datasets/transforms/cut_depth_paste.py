@@ -1,4 +1,4 @@
-"""CutDepth-style paste of ground-truth depth into the image, as LLM-MDE's NYU loader does (SPEC §3)."""
+"""CutDepth-style paste of ground-truth depth into the image, as LLM-MDE's NYU loader does (docs/llm_mde.md)."""
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness

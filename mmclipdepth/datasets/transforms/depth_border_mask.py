@@ -1,4 +1,4 @@
-"""Invalidate ground-truth depth outside a box, leaving the image whole (LLM-MDE NYU training, SPEC §3)."""
+"""Invalidate ground-truth depth outside a box, leaving the image whole (LLM-MDE NYU training, docs/llm_mde.md)."""
 from typing import Sequence
 
 from mmcv.transforms import BaseTransform

@@ -1,4 +1,4 @@
-"""KITTI benchmark (KB) crop to 352x1216 (SPEC §1; BTS/AdaBins ``do_kb_crop``)."""
+"""KITTI benchmark (KB) crop to 352x1216 (docs/fidelity.md; BTS/AdaBins ``do_kb_crop``)."""
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 

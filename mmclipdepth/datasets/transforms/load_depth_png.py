@@ -1,4 +1,4 @@
-"""Depth ground-truth loading: 16-bit PNG -> float32 metres (SPEC §1: NYU /1000, KITTI /256)."""
+"""Depth ground-truth loading: 16-bit PNG -> float32 metres (docs/fidelity.md: NYU /1000, KITTI /256)."""
 import io
 from typing import Optional
 

@@ -1,4 +1,4 @@
-"""NYU train-time border crop (SPEC §1 "Training"; BTS/AdaBins ``crop((43, 45, 608, 472))``)."""
+"""NYU train-time border crop (docs/fidelity.md "Training"; BTS/AdaBins ``crop((43, 45, 608, 472))``)."""
 from typing import Sequence
 
 from mmcv.transforms import BaseTransform

@@ -1,4 +1,4 @@
-"""Random rotation for image + depth (SPEC §1 "Training": ±2.5° NYU, ±1° KITTI)."""
+"""Random rotation for image + depth (docs/fidelity.md "Training": ±2.5° NYU, ±1° KITTI)."""
 from mmseg.datasets.transforms import RandomRotate
 from mmseg.registry import TRANSFORMS
 

@@ -1,4 +1,4 @@
-"""BTS/AdaBins photometric augmentation: gamma, brightness, per-channel colour (SPEC §1 "Training")."""
+"""BTS/AdaBins photometric augmentation: gamma, brightness, per-channel colour (docs/fidelity.md "Training")."""
 from typing import Sequence
 
 import numpy as np

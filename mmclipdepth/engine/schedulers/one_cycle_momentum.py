@@ -15,7 +15,7 @@ class OneCycleMomentum(MomentumSchedulerMixin, _ParamScheduler):
     ``max_momentum -> base_momentum`` over the first ``pct_start`` of ``total_steps``, then back to
     ``max_momentum`` (cosine or linear), exactly as ``torch.optim.lr_scheduler.OneCycleLR(cycle_momentum=
     True)``. Use beside mmengine's ``OneCycleLR`` with the same ``total_steps``/``pct_start`` (Auty et al.:
-    0.85-0.95, SPEC §1 "Training").
+    0.85-0.95, docs/fidelity.md "Training").
     """
 
     def __init__(self, optimizer, base_momentum: float = 0.85, max_momentum: float = 0.95,

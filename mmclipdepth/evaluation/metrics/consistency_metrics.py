@@ -1,4 +1,4 @@
-"""Temporal consistency and spatial continuity of dense depth (CLIP2Depth's extra studies, SPEC §2).
+"""Temporal consistency and spatial continuity of dense depth (CLIP2Depth's extra studies, docs/mirror.md).
 
 Formulas (docs/mirror.md):
 

@@ -1,4 +1,4 @@
-"""LLM-MDE's own evaluation: per-image min-max normalised delta accuracies (SPEC §3 "Evaluation in the code")."""
+"""LLM-MDE's own evaluation: per-image min-max normalised delta accuracies (docs/llm_mde.md)."""
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -53,7 +53,7 @@ def llm_mde_silog(pred: Tensor, gt: Tensor, min_depth: float = 0.1, lambd: float
 
 @METRICS.register_module()
 class NormalizedDeltaMetric(BaseMetric):
-    """Per-image min-max normalised delta_1-delta_3, averaged over images; no crop, no TTA (SPEC §3).
+    """Per-image min-max normalised delta_1-delta_3, averaged over images; no crop, no TTA (docs/llm_mde.md).
 
     Not comparable with the field's protocol (``DepthEvalMetric``); report both. ``with_silog=True`` also
     reports ``silog_loss``, the code's validation loss (per image, gt > 0.1, lambda 0.85, x10, variance

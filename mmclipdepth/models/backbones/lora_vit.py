@@ -1,4 +1,4 @@
-"""timm ViT with LoRA on the attention q/v projections (LLM-MDE vision encoder, SPEC §3 / paper §II-D)."""
+"""timm ViT with LoRA on the attention q/v projections (LLM-MDE vision encoder, docs/llm_mde.md / paper §II-D)."""
 import logging
 import os
 import os.path as osp
@@ -28,7 +28,7 @@ class SplitQKV(nn.Module):
 
     Bit-for-bit the same output as the fused layer (its weight rows are ``[W_q; W_k; W_v]``). Splitting lets
     ``peft`` put standard LoRA on ``q`` and ``v`` only, which is what the authors' ``_LoRA_qkv_timm`` does by
-    adding ``B_q A_q x`` / ``B_v A_v x`` to the first / last third of the fused output (SPEC §3).
+    adding ``B_q A_q x`` / ``B_v A_v x`` to the first / last third of the fused output (docs/llm_mde.md).
     """
 
     def __init__(self, qkv: nn.Linear):
@@ -109,7 +109,7 @@ def create_timm_vit(model_name: str, pretrained: Union[bool, str], cache_dir: Op
 class LoRAViT(BaseModule):
     """Frozen timm ViT + LoRA (``peft``) on the attention q and v projections; returns patch tokens.
 
-    SPEC §3: ViT-B/16 (``vit_base_patch16_224``), the input (any size, already normalised) resized
+    docs/llm_mde.md: ViT-B/16 (``vit_base_patch16_224``), the input (any size, already normalised) resized
     bilinearly to ``input_size`` x ``input_size`` (224), LoRA rank 160 / alpha 320 on q and v of every block,
     base frozen. ``forward_features`` (after the final norm) gives ``[CLS] + 196`` tokens; the authors' code
     keeps 196 by dropping the *last patch* (``token_select='drop_last_patch'``, faithful) instead of the CLS

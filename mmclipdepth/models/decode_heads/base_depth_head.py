@@ -1,4 +1,4 @@
-"""Shared plumbing of the depth decode heads (mmseg 1.x depth contract, SPEC §0)."""
+"""Shared plumbing of the depth decode heads (the mmseg 1.x depth contract of ``VPDDepthHead`` and ``DepthEstimator``)."""
 from typing import List, Sequence, Union
 
 import torch
@@ -58,7 +58,7 @@ class BaseDepthHead(BaseDecodeHead):
         return [inputs[i] for i in self.in_index]
 
     def clamp(self, depth: Tensor) -> Tensor:
-        """Clamp to [min_depth, max_depth]; NaN -> min_depth, +-inf -> max_depth (SPEC §1)."""
+        """Clamp to [min_depth, max_depth]; NaN -> min_depth, +-inf -> max_depth (docs/fidelity.md)."""
         depth = torch.nan_to_num(depth, nan=self.min_depth, posinf=self.max_depth, neginf=self.max_depth)
         return depth.clamp(self.min_depth, self.max_depth)
 

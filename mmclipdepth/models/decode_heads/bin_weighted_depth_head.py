@@ -15,7 +15,7 @@ DEPTHCLIP_BINS = [1.0, 1.5, 2.0, 2.25, 2.5, 2.75, 3.0]
 
 def bin_centres(kind: Union[str, Sequence[float]], num_bins: int, min_depth: float,
                 max_depth: float) -> Tensor:
-    """Bin centres (SPEC §1 "Head"): ``linear`` min + (i + .5)(max - min)/N, ``log`` the same in log
+    """Bin centres (docs/fidelity.md "Head and bins"): ``linear`` min + (i + .5)(max - min)/N, ``log`` the same in log
     space, ``depthclip`` DepthCLIP's fixed list, or an explicit list."""
     # Python floats in the authors' operation order (min + i*w + w/2; e ** (...)), then float32, so the
     # centres match theirs bit for bit
@@ -93,7 +93,7 @@ class BinWeightedDepthHead(BaseDepthHead):
         if feat.shape[1] != text.shape[1]:
             raise ValueError(f'image features have {feat.shape[1]} channels but text features {text.shape[1]}; '
                              f'set in_channels={feat.shape[1]} (adds a 1x1 projection)')
-        # same operation order as the authors' code (SPEC §1), so fp32 results match to the last digit
+        # same operation order as the authors' code (docs/fidelity.md), so fp32 results match to the last digit
         n, c, h, w = feat.shape
         logits = self.logit_scale * (feat.flatten(2).transpose(1, 2) @ text.to(feat.dtype).t())  # N, hw, K
         logits = logits.permute(0, 2, 1).reshape(n, -1, h, w) / self.temperature

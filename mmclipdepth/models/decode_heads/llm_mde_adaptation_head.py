@@ -1,4 +1,4 @@
-"""LLM-MDE adaptation head: decoder tokens -> (3, 32, 32) map -> 3 UpsampleBN blocks -> sigmoid (SPEC §3)."""
+"""LLM-MDE adaptation head: decoder tokens -> (3, 32, 32) map -> 3 UpsampleBN blocks -> sigmoid (docs/llm_mde.md)."""
 from typing import Sequence, Tuple
 
 import torch
@@ -27,7 +27,7 @@ class UpsampleBN(nn.Module):
 
 @MODELS.register_module()
 class LLMMDEAdaptationHead(BaseDepthHead):
-    """The authors' adaptation head (``mapping_layer4/5`` + ``Language2DepthDecoder``, SPEC §3).
+    """The authors' adaptation head (``mapping_layer4/5`` + ``Language2DepthDecoder``, docs/llm_mde.md).
 
     ``forward((tokens (N, L, D), image (N, 3, H, W)))``: the first ``num_tokens`` (310) tokens ->
     ``Linear(num_tokens -> map_channels)`` over the token axis -> ``Linear(D -> map_size^2)`` -> an
@@ -37,7 +37,7 @@ class LLMMDEAdaptationHead(BaseDepthHead):
     depth (``scale_by_max_depth=False``, faithful: predictions in (0, 1) trained against metres with the
     SILog loss); ``True`` returns ``max_depth * sigmoid`` (corrected). With fewer than ``num_tokens``
     tokens (short prompt) the code fails; here the sequence is zero-padded. ``image`` is the normalised
-    network input (what the code concatenates). Loss: SILog, lambda 0.85, x10, on gt > 0.1 (SPEC §3).
+    network input (what the code concatenates). Loss: SILog, lambda 0.85, x10, on gt > 0.1 (docs/llm_mde.md).
     """
 
     def __init__(self,

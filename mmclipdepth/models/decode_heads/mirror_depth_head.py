@@ -1,4 +1,4 @@
-"""CLIP2Depth decoder: mirror-conditioned FiLM + compact deconvolution stack (Kim et al. 2024, SPEC §2)."""
+"""CLIP2Depth decoder: mirror-conditioned FiLM + compact deconvolution stack (Kim et al. 2024, docs/mirror.md)."""
 from typing import Optional, Sequence, Union
 
 import torch

@@ -1,4 +1,4 @@
-"""LLM-MDE as a depth estimator: ViT -> reprogramming -> [prompt ; tokens] -> LLM -> adaptation head (SPEC §3)."""
+"""LLM-MDE as a depth estimator: ViT -> reprogramming -> [prompt ; tokens] -> LLM -> adaptation head (docs/llm_mde.md)."""
 from typing import List, Optional, Tuple
 
 import torch

@@ -7,7 +7,7 @@ __all__ = ['CLIPTextCore']
 
 
 class CLIPTextCore(nn.Module):
-    """CLIP's text tower from token embeddings onwards (SPEC §1 "Text side").
+    """CLIP's text tower from token embeddings onwards (docs/fidelity.md "Text side").
 
     ``forward(embeds, pool_index)`` = ``+ positional embedding -> causal transformer -> ln_final ->
     row pool_index -> text projection``, exactly ``CLIP.encode_text`` but on embeddings, so learned

@@ -1,4 +1,4 @@
-"""A ``transformers`` language model for LLM-MDE: tokenizer + frozen word embeddings + LoRA decoder (SPEC §3)."""
+"""A ``transformers`` language model for LLM-MDE: tokenizer + frozen word embeddings + LoRA decoder (docs/llm_mde.md)."""
 import logging
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
@@ -90,7 +90,7 @@ def _named_targets(model: nn.Module, targets: Sequence[str]) -> List[str]:
 
 @MODELS.register_module()
 class HFLanguageModel(BaseModule):
-    """The language side of LLM-MDE (SPEC §3): a tokenizer, a frozen word-embedding table, a decoder.
+    """The language side of LLM-MDE (docs/llm_mde.md): a tokenizer, a frozen word-embedding table, a decoder.
 
     The authors' code loads two models: a frozen ``llm_model`` (``bert-base-uncased`` or GPT-2) that gives
     the tokenizer and the word-embedding table (prototypes and prompt embeddings), and a second, full

@@ -12,7 +12,7 @@ from .clip_text_core import CLIPTextCore
 
 __all__ = ['LearnableTokenTextEncoder', 'PROMPT_TEMPLATES', 'DEPTH_TOKEN_SETS']
 
-#: SPEC §1 "Templates" (Auty's code has no trailing period).
+#: docs/fidelity.md "Templates" (Auty's code has no trailing period).
 PROMPT_TEMPLATES = {
     'depthclip': 'This {object} is {depth}',
     'baseline': 'This {object} appears to be {depth}',
@@ -21,7 +21,7 @@ PROMPT_TEMPLATES = {
     '404d': '<p0> <p1> <p2> <p3> {object} <p4> <p5> <p6> <p7> {depth}',
 }
 
-#: SPEC §1 "Depth-token sets" made of human words (one entry per bin, near to far).
+#: docs/fidelity.md "Text side" made of human words (one entry per bin, near to far).
 DEPTH_TOKEN_SETS = {
     'depthclip': ['giant', 'extremely close', 'close', 'not in distance', 'a little remote', 'far',
                   'unseen'],
@@ -66,7 +66,7 @@ class LearnableTokenTextEncoder(CachedTextEncoder):
     embedding. Output (N, C) is normalised per ``text_norm``: ``depthclip`` (per-prompt L2) or
     ``auty_frobenius`` (per-prompt L2, then the N x C matrix divided by its Frobenius norm).
 
-    Only positions up to the longest prompt's end token are encoded (exact, SPEC §1). ``share_prefix=True``
+    Only positions up to the longest prompt's end token are encoded (exact, docs/fidelity.md). ``share_prefix=True``
     encodes the start that every prompt shares (e.g. ``SOT This object appears to be``, or the learned context
     of ``404d``) once and only each prompt's remainder per bin (``CLIPTextCore.forward_shared_prefix``; same
     maths, equal up to float rounding, ~4x less text compute at 256 bins; off by default). While nothing

@@ -1,4 +1,4 @@
-"""The "mirror": a learnable static prompt that replaces CLIP's word embeddings (CLIP2Depth, SPEC §2)."""
+"""The "mirror": a learnable static prompt that replaces CLIP's word embeddings (CLIP2Depth, docs/mirror.md)."""
 from typing import Optional
 
 import torch
@@ -14,7 +14,7 @@ __all__ = ['MirrorTextEncoder']
 
 @MODELS.register_module()
 class MirrorTextEncoder(CachedTextEncoder):
-    """One conditioning vector from a learnable ``s x width`` embedding matrix (Kim et al. 2024, SPEC §2).
+    """One conditioning vector from a learnable ``s x width`` embedding matrix (Kim et al. 2024, docs/mirror.md).
 
     The mirror ``M`` (``num_tokens`` = s rows, CLIP's text width columns, N(0, ``init_std``)) *is* the
     whole token-embedding sequence: no start/end token, no word is spliced or concatenated. It goes through

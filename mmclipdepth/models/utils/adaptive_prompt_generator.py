@@ -1,4 +1,4 @@
-"""Adaptive depth prompt generation (APG) of LLM-MDE (paper §II-B; what the code does: SPEC §3)."""
+"""Adaptive depth prompt generation (APG) of LLM-MDE (paper §II-B; what the code does: docs/llm_mde.md)."""
 from typing import List, Optional, Sequence
 
 import torch

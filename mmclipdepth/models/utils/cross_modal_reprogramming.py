@@ -1,4 +1,4 @@
-"""Cross-modal reprogramming: image tokens attend to text prototypes of the LLM vocabulary (SPEC §3, Eq. 1)."""
+"""Cross-modal reprogramming: image tokens attend to text prototypes of the LLM vocabulary (docs/llm_mde.md, Eq. 1)."""
 import math
 from typing import Optional
 

@@ -1,4 +1,4 @@
-"""The residual MLP after cross-modal reprogramming (authors' ``Language2Depth``, SPEC §3)."""
+"""The residual MLP after cross-modal reprogramming (authors' ``Language2Depth``, docs/llm_mde.md)."""
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
