@@ -19,6 +19,11 @@ when stems repeat) the demo writes to DIR:
   principal point at the input image's centre ((W-1)/2, (H-1)/2)): one vertex per valid pixel, camera frame
   x right, y down, z forward, metres, coloured with the image's RGB (binary little-endian PLY; ``--ply-ascii``).
 
+In a folder or pattern run, 16/32-bit single-channel files (depth maps beside the photos) are skipped with a
+warning naming them, and an image that fails is reported and the rest processed (``--stop-on-error`` stops
+instead); the exit status is 1 if any image failed. A config with learnable parameters needs its checkpoint
+(``--allow-untrained`` runs the initial values on purpose).
+
 The prediction covers the frame after the config's test pipeline: the full image for NYU-style configs,
 the 352x1216 bottom-centre KB crop for KITTI configs (the principal point is shifted by the crop).
 Test-time augmentation follows the config (``model.test_cfg.mode``; ``--cfg-options model.test_cfg.mode=whole``
@@ -42,8 +47,12 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='checkpoint file from tools/train.py (omit for zero-shot configs)')
+    parser.add_argument('--allow-untrained', action='store_true',
+                        help='run a config with learnable parameters without a checkpoint (random values)')
     parser.add_argument('input', help='image file, folder, or glob pattern (quote it)')
     parser.add_argument('--out-dir', required=True, help='output folder')
+    parser.add_argument('--stop-on-error', action='store_true',
+                        help='stop at the first image that fails (default: report it and carry on)')
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda:0', ...")
     parser.add_argument('--cmap', default='magma_r', help='matplotlib colormap (default magma_r: near bright)')
     parser.add_argument('--colorbar', action='store_true', help='add a colour bar in metres to NAME_depth.png')
@@ -90,6 +99,19 @@ def output_names(files: List[str]) -> List[str]:
         depth += 1
 
 
+def depth_like(path: str) -> Optional[str]:
+    """Why a file looks like a depth map rather than a photo (16/32-bit single channel), else None."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+    except Exception:  # noqa: BLE001 - unreadable files are reported when they are processed
+        return None
+    if mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):
+        return f'a single-channel {"32-bit" if mode in ("I", "F") else "16-bit"} image (mode {mode}): a depth map?'
+    return None
+
+
 def _read_rgb(path: str) -> np.ndarray:
     """RGB uint8, decoded as the inference pipeline's ``LoadImageFromFileStrict`` does (Pillow)."""
     import mmcv
@@ -118,21 +140,38 @@ def run(args) -> List[dict]:
     if args.png_scale <= 0:
         raise ValueError(f'--png-scale must be positive, got {args.png_scale}')
     files = collect_images(args.input)
+    many = len(files) > 1 or osp.isdir(args.input)
+    skipped = []
+    if many:  # a folder / pattern: depth maps next to the photos (NYU, KITTI layouts) are not inputs
+        for path in list(files):
+            why = depth_like(path)
+            if why is not None:
+                print(f'warning: skipping {path}: {why}', file=sys.stderr)
+                skipped.append(path)
+                files.remove(path)
+        if not files:
+            raise FileNotFoundError(f'no photo among the inputs {args.input!r}: {len(skipped)} depth-like file(s) '
+                                    'skipped')
     names = output_names(files)
     os.makedirs(args.out_dir, exist_ok=True)
-    model = init_depth_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+    model = init_depth_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
+                             allow_untrained=args.allow_untrained)
 
     import cv2
     png_suffix = '_depth_mm.png' if args.png_scale == 1000 else f'_depth_x{args.png_scale:g}.png'
-    summary = []
+    summary, failed = [], []
     bar = ProgressBar(len(files))
     for path, name in zip(files, names):
         try:
             sample = inference_depth(model, path, return_samples=True)
         except (ValueError, OSError) as e:
-            if path in str(e):  # the loader's message names the file
-                raise
-            raise ValueError(f'could not process image {path!r}: {e}') from e
+            err = e if path in str(e) else ValueError(f'could not process image {path!r}: {e}')
+            if not many or args.stop_on_error:
+                raise err from e
+            print(f'\nerror: {err} (carrying on with the other images)', file=sys.stderr)
+            failed.append((path, str(err)))
+            bar.update()
+            continue
         depth = sample.pred_depth_map.data[0].detach().cpu().numpy().astype(np.float32)
         out = dict(image=path, npy=osp.join(args.out_dir, name + '_depth.npy'),
                    color=osp.join(args.out_dir, name + '_depth.png'),
@@ -180,6 +219,11 @@ def run(args) -> List[dict]:
         print(f'{s["image"]}: {s["shape"][0]}x{s["shape"][1]}, depth min {s["min"]:.3f} m, median '
               f'{s["median"]:.3f} m, max {s["max"]:.3f} m'
               + (f', {s["vertices"]} points' if 'vertices' in s else ''))
+    if failed:
+        print(f'{len(failed)} of {len(files)} image(s) failed: ' + '; '.join(p for p, _ in failed), file=sys.stderr)
+    if skipped:
+        print(f'{len(skipped)} depth-like file(s) skipped: ' + '; '.join(skipped), file=sys.stderr)
+    args.failed = failed
     print(f'wrote {len(summary)} x ({"NAME_depth.png, NAME" + png_suffix + ", NAME_depth.npy"}'
           f'{", NAME.ply" if args.intrinsics is not None or args.focal is not None else ""}) to {args.out_dir}')
     return summary
@@ -188,11 +232,14 @@ def run(args) -> List[dict]:
 def main(argv: Optional[List[str]] = None):
     args = parse_args(argv)
     try:
-        return run(args)
+        summary = run(args)
     except (FileNotFoundError, ValueError) as e:
         if argv is not None:  # called from Python (tests): keep the exception
             raise
         sys.exit(f'error: {e}')
+    if getattr(args, 'failed', None) and argv is None:
+        sys.exit(1)  # every other image was written; the failures were listed
+    return summary
 
 
 if __name__ == '__main__':

@@ -14,14 +14,17 @@
 import functools
 import importlib
 import importlib.util
+import os
 import os.path as osp
 import pickle
 import sys
 import types
+import zipfile
 
 import torch
 
-__all__ = ['MMCV_OPS_STANDIN', 'SAFE_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError', 'safe_torch_load']
+__all__ = ['MMCV_OPS_STANDIN', 'SAFE_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError', 'CorruptCheckpointError',
+           'safe_torch_load', 'LAST_LOADED_CHECKPOINT']
 
 
 def _mmcv_has_compiled_ops() -> bool:
@@ -137,11 +140,36 @@ def _unsupported_line(err) -> str:
     return (lines[0].split('. Please use')[0] + '.') if lines else ''
 
 
+#: the last checkpoint file read by ``safe_torch_load`` (named by the model's checkpoint check)
+LAST_LOADED_CHECKPOINT = [None]
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A checkpoint file is empty, truncated or not a torch checkpoint."""
+
+
 def safe_torch_load(filename, map_location=None):
-    """``torch.load(weights_only=True)`` with mmengine's globals allowed and a clear refusal otherwise."""
+    """``torch.load(weights_only=True)`` with mmengine's globals allowed and a clear refusal otherwise.
+
+    An empty, truncated or foreign file raises :class:`CorruptCheckpointError` naming the file."""
+    LAST_LOADED_CHECKPOINT[0] = str(filename)
+    if isinstance(filename, (str, os.PathLike)) and osp.isfile(filename) and osp.getsize(filename) == 0:
+        raise CorruptCheckpointError(f'checkpoint {str(filename)!r} is empty (0 bytes): an interrupted save? '
+                                     'Use the previous checkpoint of the run.')
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
+    except (EOFError, zipfile.BadZipFile) as e:
+        raise CorruptCheckpointError(f'checkpoint {str(filename)!r} is truncated or not a torch checkpoint '
+                                     f'({type(e).__name__}: {e})') from None
+    except RuntimeError as e:
+        if 'PytorchStreamReader' in str(e) or 'zip archive' in str(e) or 'central directory' in str(e):
+            raise CorruptCheckpointError(f'checkpoint {str(filename)!r} is truncated or corrupt '
+                                         f'({str(e).splitlines()[0]})') from None
+        raise
     except pickle.UnpicklingError as e:
+        if 'invalid load key' in str(e) or 'truncated' in str(e):
+            raise CorruptCheckpointError(f'checkpoint {str(filename)!r} is not a torch checkpoint or is '
+                                         f'truncated ({e})') from None
         raise UnsafeCheckpointError(
             f'Refusing to load checkpoint {filename!r}: it pickles an object outside the allow-list of '
             f'what mmengine checkpoints contain (tensors, HistoryBuffer, numpy arrays/scalars). '

@@ -62,8 +62,10 @@ def nyu(tmp_path_factory):
     # fixed seed: some random tiny CLIPs give an all-zero layer4 vector at a position, whose L2
     # normalisation is NaN (clamped to min_depth by the head)
     torch.manual_seed(0)
-    with pytest.warns(UserWarning, match='no checkpoint given.*learnable'):
-        model = init_depth_model(cfg_path)
+    with pytest.raises(ValueError, match=r'(?s)1 learnable parameter.*no checkpoint was given'):
+        init_depth_model(cfg_path)  # refused without a checkpoint
+    with pytest.warns(UserWarning, match='RANDOM initial values'):
+        model = init_depth_model(cfg_path, allow_untrained=True)
     # "trained" tokens: far enough apart that the depth varies over the image
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -116,7 +118,7 @@ def test_flip_tta_follows_config(nyu):
 
 def test_kitti_kb_crop_applies_to_raw_images():
     torch.manual_seed(0)
-    model = init_depth_model(tiny_config(KITTI_CFG))
+    model = init_depth_model(tiny_config(KITTI_CFG), allow_untrained=True)
     sample = inference_depth(model, KITTI_IMG, return_samples=True)
     assert tuple(sample.metainfo['kb_crop']) == (375 - 352, (1242 - 1216) // 2)
     depth = sample.pred_depth_map.data[0].numpy()
@@ -196,7 +198,8 @@ def test_demo_kitti_focal_shifts_principal_point_by_kb_crop(tmp_path):
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        _demo().main([cfg_path, KITTI_IMG, '--out-dir', str(out), '--focal', str(focal), '--png-scale', '256'])
+        _demo().main([cfg_path, KITTI_IMG, '--out-dir', str(out), '--focal', str(focal), '--png-scale', '256',
+                      '--allow-untrained'])
     depth = np.load(out / '0000000005_depth.npy')
     assert depth.shape == (352, 1216)
     png = cv2.imread(str(out / '0000000005_depth_x256.png'), cv2.IMREAD_UNCHANGED)

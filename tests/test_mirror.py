@@ -149,6 +149,7 @@ def test_trainable_parameter_count_by_hand():
 @pytest.mark.parametrize('hw', [(64, 96), (70, 100), (96, 64)])
 def test_output_shape_equals_input_at_any_size(hw):
     model = MODELS.build(tiny_mirror_cfg())
+    model.test_cfg['allow_untrained'] = True  # shapes only: random weights on purpose
     model.eval()
     with torch.no_grad():
         out = model.predict(torch.randn(1, 3, *hw))[0].pred_depth_map.data

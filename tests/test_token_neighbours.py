@@ -37,8 +37,8 @@ def trained(tmp_path_factory, tokenizer):
     folder = tmp_path_factory.mktemp('tokens')
     cfg_path = dump_tiny_config(NYU_CFG, folder)
     torch.manual_seed(0)
-    with pytest.warns(UserWarning, match='no checkpoint given'):
-        model = init_depth_model(cfg_path)
+    with pytest.warns(UserWarning, match='RANDOM initial values'):
+        model = init_depth_model(cfg_path, allow_untrained=True)
     word_id = tokenizer.encode('close')[0]
     assert tokenizer.decoder[word_id] == 'close</w>' and word_id >= VOCAB_LIMIT
     encoder = find_text_encoder(model)

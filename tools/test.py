@@ -1,9 +1,12 @@
 """Evaluate a depth model: ``python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR]``.
 
-CHECKPOINT may be omitted for zero-shot configs (e.g. configs/clipdepth/nyu_depthclip_zeroshot.py).
+CHECKPOINT may be omitted for zero-shot configs (e.g. configs/clipdepth/nyu_depthclip_zeroshot.py); a config
+with learnable parameters refuses to evaluate without one unless ``--allow-untrained``. A checkpoint that
+carries the frozen CLIP weights (what tools/train.py writes) needs no CLIP download.
 Distributed: ``torchrun --nproc_per_node=N tools/test.py CONFIG CKPT --launcher pytorch``.
 """
 import argparse
+import contextlib
 import os
 import os.path as osp
 
@@ -11,7 +14,8 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmclipdepth  # noqa: F401
-from mmclipdepth.utils import load_runner_config
+from mmclipdepth.models.utils.clip_loader import clip_weights_follow
+from mmclipdepth.utils import checkpoint_keys, holds_clip_weights, load_runner_config, set_clip_pretrained_none
 
 
 def parse_args():
@@ -22,6 +26,8 @@ def parse_args():
     parser.add_argument('--work-dir', help='directory for logs and metric files')
     parser.add_argument('--out', help='directory to save the predicted depth maps as .npy')
     parser.add_argument('--show-dir', help='directory to save painted predictions')
+    parser.add_argument('--allow-untrained', action='store_true',
+                        help='evaluate the initial (random) values of learnable parameters on purpose')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, e.g. model.test_cfg.mode=whole')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -38,6 +44,10 @@ def main():
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     cfg = load_runner_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
+    if args.allow_untrained:
+        cfg.model.setdefault('test_cfg', {})['allow_untrained'] = True
+    clip_from_ckpt = args.checkpoint is not None and holds_clip_weights(checkpoint_keys(args.checkpoint)) \
+        and set_clip_pretrained_none(cfg.model) > 0  # the checkpoint overwrites CLIP: nothing to download
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.draw = True
@@ -47,7 +57,8 @@ def main():
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(cfg.test_evaluator, dict) \
             else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
-    runner = Runner.from_cfg(cfg)
+    with clip_weights_follow() if clip_from_ckpt else contextlib.nullcontext():
+        runner = Runner.from_cfg(cfg)
     runner.test()
 
 

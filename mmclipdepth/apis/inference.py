@@ -17,12 +17,16 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.logging import MMLogger, print_log
+from mmengine.logging import print_log
 from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from mmseg.registry import MODELS
 
-__all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline',
+from ..models.utils.checkpoint_guard import CheckpointMismatchError
+from ..utils.checkpoint_io import (checkpoint_keys, checkpoint_state_dict, holds_clip_weights,
+                                   set_clip_pretrained_none)
+
+__all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'build_model_for_checkpoint',
            'ANNOTATION_TRANSFORMS']
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
@@ -77,49 +81,40 @@ def build_inference_pipeline(cfg: Config, from_ndarray: bool = False) -> List[di
     return pipeline
 
 
-def _set_clip_pretrained_none(node) -> int:
-    """Set ``pretrained=None`` in every ``clip=dict(...)`` of a model config; return how many."""
-    count = 0
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == 'clip' and isinstance(value, dict) and 'pretrained' in value:
-                value['pretrained'] = None
-                count += 1
-            else:
-                count += _set_clip_pretrained_none(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            count += _set_clip_pretrained_none(value)
-    return count
-
-
-def _state_dict_of(checkpoint) -> dict:
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise ValueError('checkpoint holds no state dict')
-    return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+def build_model_for_checkpoint(cfg: Config, checkpoint: Optional[str]):
+    """Build ``cfg.model``; when the checkpoint carries the frozen CLIP weights, build CLIP with random weights
+    (no download: the checkpoint overwrites them). Returns ``(model, clip_from_checkpoint)``."""
+    from ..models.utils.clip_loader import clip_weights_follow
+    model_cfg = copy.deepcopy(cfg.model)
+    clip_from_ckpt = checkpoint is not None and holds_clip_weights(checkpoint_keys(checkpoint)) \
+        and set_clip_pretrained_none(model_cfg) > 0
+    if clip_from_ckpt:
+        with clip_weights_follow():
+            return MODELS.build(model_cfg), True
+    return MODELS.build(model_cfg), False
 
 
 def init_depth_model(config: Union[str, Path, Config],
                      checkpoint: Optional[str] = None,
                      device: str = 'cpu',
-                     cfg_options: Optional[dict] = None) -> torch.nn.Module:
+                     cfg_options: Optional[dict] = None,
+                     allow_untrained: bool = False) -> torch.nn.Module:
     """Build the depth model of ``config``, load ``checkpoint`` and put it in eval mode on ``device``.
 
     Args:
         config: config file path or ``mmengine.Config``.
         checkpoint: an mmengine checkpoint (``tools/train.py`` output). ``None`` is right for zero-shot
-            configs (DepthCLIP: nothing is trained); for a config with learnable tokens it warns, since
-            the tokens keep their random initialisation.
+            configs (DepthCLIP: nothing is trained); a config with learnable parameters refuses to run without
+            one unless ``allow_untrained=True``.
         device: ``'cpu'``, ``'cuda:0'``, ...
         cfg_options: overrides merged into the config (``Config.merge_from_dict`` keys).
+        allow_untrained: evaluate the initial values of the learnable parameters on purpose.
 
-    The checkpoint is loaded with mmengine's ``load_checkpoint`` path (torch ``weights_only`` with the
-    allow-list of ``mmclipdepth._compat``). Every learnable parameter of the model must be in it with
-    the right shape (``ValueError`` otherwise: e.g. a learned-20 checkpoint for a learned-7 config).
-    Checkpoints written by ``tools/train.py`` contain the frozen CLIP weights (and the BatchNorm
-    statistics of ``bn_mode='train'``) too; when they do, the CLIP towers are built with random weights
-    and filled from the checkpoint, so no CLIP download is needed (every model key must then be present).
+    The checkpoint goes through the model's checkpoint check (``mmclipdepth.models.utils.checkpoint_guard``):
+    every learnable parameter present with the right shape, config-derived values (bins, depth range) equal
+    to the config's, else ``CheckpointMismatchError`` naming the file. Checkpoints written by
+    ``tools/train.py`` contain the frozen CLIP weights too; then CLIP is built with random weights and filled
+    from the checkpoint (no download), and every model key must be present.
 
     The model gets ``model.cfg`` (the merged config) and ``model.inference_pipeline_cfg`` (the test
     pipeline without ground-truth loading, see ``build_inference_pipeline``).
@@ -133,55 +128,40 @@ def init_depth_model(config: Union[str, Path, Config],
                                     'need no checkpoint: omit it)')
         raw = _load_checkpoint(checkpoint, map_location='cpu')
         try:
-            ckpt_state = _state_dict_of(raw)
+            ckpt_state = checkpoint_state_dict(raw)
         except ValueError as e:
             raise ValueError(f'checkpoint {checkpoint!r}: {e}') from None
     init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model, clip_from_ckpt = build_model_for_checkpoint(cfg, checkpoint)
 
-    model_cfg = copy.deepcopy(cfg.model)
-    clip_from_ckpt = ckpt_state is not None and any(k.startswith('backbone.visual.') for k in ckpt_state) \
-        and any(k.endswith('token_embedding.weight') for k in ckpt_state)
-    if clip_from_ckpt and _set_clip_pretrained_none(model_cfg):
-        # the checkpoint overwrites every CLIP weight: skip the (possibly online) pretrained load
-        loggers = [MMLogger.get_current_instance(), logging.getLogger()]  # mmengine's, open_clip's (root)
-        levels = [lg.level for lg in loggers]
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings('ignore', message='.*RANDOMLY INITIALISED.*')
-                model = MODELS.build(model_cfg)
-        finally:
-            for lg, level in zip(loggers, levels):
-                lg.setLevel(level)
-    else:
-        clip_from_ckpt = False
-        model = MODELS.build(model_cfg)
-
-    learnable = OrderedDict((n, p) for n, p in model.named_parameters() if p.requires_grad)
     if ckpt_state is not None:
-        model_state = model.state_dict()
-        required = model_state if clip_from_ckpt else learnable
-        missing = [k for k in required if k not in ckpt_state]
-        wrong = [f'{k}: checkpoint {tuple(ckpt_state[k].shape)} vs model {tuple(v.shape)}'
-                 for k, v in required.items()
-                 if k in ckpt_state and hasattr(ckpt_state[k], 'shape')
-                 and tuple(ckpt_state[k].shape) != tuple(v.shape)]
-        if missing or wrong:
-            what = 'model key' if clip_from_ckpt else 'learnable parameter'
-            raise ValueError(
-                f'checkpoint {checkpoint!r} does not match config {getattr(cfg, "filename", None)!r} '
-                f'(trained with another config?): missing {what}s {missing[:8]}'
-                f'{" ..." if len(missing) > 8 else ""}; shape mismatches {wrong[:8]}')
-        _load_checkpoint_to_model(model, ckpt_state, strict=False)
+        if clip_from_ckpt:
+            missing = [k for k in model.state_dict() if k not in ckpt_state
+                       and not any(k.endswith('.' + b) or k == b for b in ('depth_range', ))]
+            if missing:
+                raise CheckpointMismatchError(
+                    f'checkpoint {checkpoint!r} carries CLIP weights but lacks {len(missing)} model key(s) '
+                    f'{missing[:8]}: it does not belong to config {getattr(cfg, "filename", None)!r}')
+        _load_checkpoint_to_model(model, ckpt_state, strict=False)  # the model's checkpoint check runs here
         print_log(f'Loaded checkpoint {checkpoint}' + (' (CLIP weights included)' if clip_from_ckpt else ''),
                   logger='current')
-    elif learnable:
-        msg = (f'init_depth_model: no checkpoint given, but the config has {len(learnable)} learnable '
-               f'parameter tensor(s) ({", ".join(list(learnable)[:4])}...): they keep their RANDOM '
-               'initialisation. Pass the checkpoint written by tools/train.py.')
-        warnings.warn(msg, stacklevel=2)
-        print_log(msg, logger='current', level=logging.WARNING)
+    else:
+        learnable = [n for n, p in model.named_parameters() if p.requires_grad]
+        if learnable and not allow_untrained:
+            raise ValueError(
+                f'init_depth_model: config {getattr(cfg, "filename", None)!r} has {len(learnable)} learnable '
+                f'parameter tensor(s) ({", ".join(learnable[:3])}) and no checkpoint was given: predictions would '
+                'come from random initial values. Pass the checkpoint written by tools/train.py, or '
+                'allow_untrained=True to evaluate the initial values on purpose.')
+        if learnable:
+            msg = (f'init_depth_model: evaluating {len(learnable)} learnable parameter tensor(s) at their RANDOM '
+                   'initial values (allow_untrained=True).')
+            warnings.warn(msg, stacklevel=2)
+            print_log(msg, logger='current', level=logging.WARNING)
+            if model.test_cfg is None:
+                from mmengine.config import ConfigDict
+                model.test_cfg = ConfigDict()
+            model.test_cfg['allow_untrained'] = True
 
     model.cfg = cfg
     model.inference_pipeline_cfg = build_inference_pipeline(cfg)
@@ -210,21 +190,45 @@ def _pipeline(model, from_ndarray: bool) -> Compose:
     return cache[from_ndarray]
 
 
+def _min_input_size(model) -> int:
+    return int(getattr(getattr(model, 'backbone', None), 'min_input_size', None) or 1)
+
+
 def _prepare(model, image: ImageInput, index: int) -> dict:
+    """Run the inference pipeline on one input, checking what the model can take.
+
+    Arrays must be ``uint8`` BGR ``HxWx3`` (``cv2.imread``) or ``uint8`` grey ``HxW``; float, 16-bit and empty
+    arrays are refused (a float image in [0, 1] would otherwise become an all-black input and a 16-bit one
+    overflow). After the pipeline each side must be at least the model's ``min_input_size`` (the stride of a
+    ResNet CLIP, 32 px)."""
     if isinstance(image, (str, os.PathLike)):
-        path = os.fspath(image)
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'image file {path!r} does not exist')
-        return _pipeline(model, False)(dict(img_path=path))
-    if isinstance(image, np.ndarray):
+        name = os.fspath(image)
+        if not osp.isfile(name):
+            raise FileNotFoundError(f'image file {name!r} does not exist')
+        data = _pipeline(model, False)(dict(img_path=name))
+    elif isinstance(image, np.ndarray):
+        name = f'array #{index}'
         img = image
+        if img.dtype != np.uint8:
+            hint = (' (a float image in [0, 1]: pass (img * 255).round().astype(np.uint8))'
+                    if img.dtype.kind == 'f' else '')
+            raise ValueError(f'image {name}: expected a uint8 BGR array as cv2.imread returns, got dtype {img.dtype}'
+                             f'{hint}')
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)
         if img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f'image #{index}: expected an HxWx3 BGR (or HxW grey) array, got shape '
-                             f'{image.shape}')
-        return _pipeline(model, True)(dict(img=np.ascontiguousarray(img)))
-    raise TypeError(f'image #{index}: expected a file path or a numpy array, got {type(image).__name__}')
+            raise ValueError(f'image {name}: expected an HxWx3 BGR (or HxW grey) array, got shape {image.shape}')
+        if img.shape[0] == 0 or img.shape[1] == 0:
+            raise ValueError(f'image {name} is empty (shape {image.shape})')
+        data = _pipeline(model, True)(dict(img=np.ascontiguousarray(img)))
+    else:
+        raise TypeError(f'image #{index}: expected a file path or a numpy array, got {type(image).__name__}')
+    need = _min_input_size(model)
+    h, w = data['inputs'].shape[-2:]
+    if h < need or w < need:
+        raise ValueError(f'image {name!r} is {h}x{w} px after the pipeline; this model needs at least '
+                         f'{need}x{need} (the output stride of its image trunk)')
+    return data
 
 
 def inference_depth(model: torch.nn.Module,
@@ -235,7 +239,9 @@ def inference_depth(model: torch.nn.Module,
 
     Args:
         model: from ``init_depth_model``.
-        images: a path, a uint8 BGR ``HxWx3`` array (as ``cv2.imread``), or a list of them.
+        images: a path, a uint8 BGR ``HxWx3`` array (as ``cv2.imread``; uint8 ``HxW`` grey is accepted), or a
+            list of them. Other dtypes, empty arrays and images smaller than the model's ``min_input_size``
+            (32 px for a ResNet CLIP) raise ``ValueError`` naming the image.
         batch_size: images per forward pass; only images of equal size (after the pipeline) share one.
         return_samples: return the ``SegDataSample`` (with ``pred_depth_map`` and the metainfo, e.g.
             ``kb_crop`` = (top, left) of the KITTI crop) instead of the array.

@@ -76,6 +76,8 @@ class CLIPPromptBackbone(BaseModule):
         if any(lv not in (1, 2, 3) for lv in self.extra_levels):
             raise ValueError(f'extra_levels must be a subset of (1, 2, 3), got {extra_levels!r}')
         self.out_channels = self.embed_dim
+        #: smallest input side that gives a feature map (RN: the stride 32; ViT: the patch size)
+        self.min_input_size = 32 if self.is_resnet else int(self.visual.conv1.kernel_size[0])
         self.channels_last = bool(channels_last)
         if trunk_dtype not in _TRUNK_DTYPES:
             raise ValueError(f'trunk_dtype must be one of {sorted(k for k in _TRUNK_DTYPES if k)} or None, '

@@ -20,6 +20,8 @@ class BaseDepthHead(BaseDecodeHead):
     """
     num_classes = 1
     out_channels = 1
+    #: buffers recomputed from the config and checked against (never taken from) a checkpoint
+    config_buffers = ('depth_range', )
 
     def __init__(self,
                  in_channels: Union[int, Sequence[int]] = -1,
@@ -40,6 +42,8 @@ class BaseDepthHead(BaseDecodeHead):
         self.input_transform = None
         self.min_depth = float(min_depth)
         self.max_depth = float(max_depth)
+        # saved with the weights so a checkpoint records the range it was trained for (checked on load)
+        self.register_buffer('depth_range', torch.tensor([self.min_depth, self.max_depth], dtype=torch.float64))
         self.align_corners = align_corners
         self.clamp_at_eval = clamp_at_eval
         self.ignore_index = 255

@@ -50,6 +50,7 @@ class BinWeightedDepthHead(BaseDepthHead):
     ``in_channels`` that differs from the text width) adds a trainable 1x1 conv + per-position L2 so the head
     can sit on any backbone (e.g. an mmseg ResNet).
     """
+    config_buffers = BaseDepthHead.config_buffers + ('bin_centres', )
 
     def __init__(self,
                  text_encoder: dict,

@@ -7,6 +7,7 @@ from mmseg.models.segmentors import DepthEstimator
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..utils.checkpoint_guard import check_incoming_state, last_checkpoint_source
 from ..utils.clip_loader import shared_clip_scope
 
 __all__ = ['CLIPDepthEstimator']
@@ -34,11 +35,73 @@ class CLIPDepthEstimator(DepthEstimator):
         mode = self.test_cfg.get('mode', 'whole') if self.test_cfg else 'whole'
         if mode not in _MODES:
             raise ValueError(f'test_cfg.mode must be one of {_MODES}, got {mode!r}')
+        #: where the learnable weights come from: None (initialisation), 'checkpoint ...' or 'training'
+        self.weights_source = None
+        self.register_load_state_dict_pre_hook(self._check_checkpoint)
+
+    # ---------------------------------------------------------------------------------- weights checks
+    @staticmethod
+    def _check_checkpoint(module, state_dict, prefix, *args):
+        """Every path that loads weights ends here (mmengine's loaders and ``load_state_dict`` alike)."""
+        check_incoming_state(module, state_dict, prefix)
+        module.weights_source = f'checkpoint {last_checkpoint_source()}'
+
+    def check_weights_ready(self):
+        """Refuse to evaluate learnable parameters that were neither loaded nor trained (random tokens would
+        print confident metrics), unless ``test_cfg.allow_untrained=True`` says it is meant."""
+        if self.training or self.weights_source is not None:
+            return
+        learnable = [n for n, p in self.named_parameters() if p.requires_grad]
+        if not learnable or (self.test_cfg and self.test_cfg.get('allow_untrained', False)):
+            return
+        raise RuntimeError(
+            f'{type(self).__name__} has {len(learnable)} learnable parameter tensor(s) ({", ".join(learnable[:3])}'
+            f'{", ..." if len(learnable) > 3 else ""}) but no checkpoint was loaded and nothing was trained: its '
+            'predictions would come from random initial values. Pass the checkpoint written by tools/train.py '
+            '(tools/test.py CONFIG CHECKPOINT, load_from=..., init_depth_model(config, checkpoint)), or set '
+            'model.test_cfg.allow_untrained=True to evaluate the initial values on purpose.')
+
+    def check_input_size(self, inputs: Tensor, data_samples=None):
+        """The image trunk needs ``min_input_size`` px per side (RN CLIP: its stride 32)."""
+        need = getattr(self.backbone, 'min_input_size', None)
+        if need is None:
+            return
+        h, w = inputs.shape[-2:]
+        if h < need or w < need:
+            names = [ds.metainfo.get('img_path', f'#{i}') for i, ds in enumerate(data_samples or [])] or ['input']
+            raise ValueError(f'image {names[0]!r}{" (and the rest of its batch)" if len(names) > 1 else ""} is '
+                             f'{h}x{w} px after the pipeline; {type(self.backbone).__name__} needs at least '
+                             f'{need}x{need} (its output stride).')
+
+    def predict(self, inputs: Tensor, data_samples=None):
+        self.check_weights_ready()
+        self.check_input_size(inputs, data_samples)
+        return super().predict(inputs, data_samples)
+
+    def loss(self, inputs: Tensor, data_samples):
+        if self.training and self.weights_source is None:
+            self.weights_source = 'training'  # (DDP wrappers call loss() without the module's train_step)
+        self.check_input_size(inputs, data_samples)
+        return super().loss(inputs, data_samples)
+
+    def parse_losses(self, losses):
+        """mmengine's loss parsing; the *logged* values are averaged over processes (the loss that is
+        back-propagated is untouched), so the log shows the whole batch, not rank 0's share."""
+        loss, log_vars = super().parse_losses(losses)
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1 and log_vars:
+            keys = list(log_vars)
+            values = torch.tensor([float(log_vars[k]) for k in keys], dtype=torch.float64)
+            dist.all_reduce(values)
+            values /= dist.get_world_size()
+            log_vars = type(log_vars)((k, loss.new_tensor(v.item())) for k, v in zip(keys, values))
+        return loss, log_vars
 
     def train_step(self, data, optim_wrapper):
         """mmengine's train step; with no trainable parameter only the forward pass runs (the human-word
         controls of Auty et al. Table 3 still update CLIP's BatchNorm statistics in faithful ``bn_mode='train'``,
         docs/fidelity.md)."""
+        self.weights_source = 'training'
         if any(p.requires_grad for p in self.parameters()):
             return super().train_step(data, optim_wrapper)
         with optim_wrapper.optim_context(self), torch.no_grad():

@@ -16,7 +16,7 @@ import open_clip
 import torch
 from mmengine.logging import MMLogger, print_log
 
-__all__ = ['load_clip', 'shared_clip_scope', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
+__all__ = ['load_clip', 'shared_clip_scope', 'clip_weights_follow', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
            'text_activation']
 
 _OPENAI_KEYS = {'input_resolution', 'context_length', 'vocab_size'}
@@ -221,10 +221,21 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
 
 
 _WARNED_RANDOM = set()
+_WEIGHTS_FOLLOW = []
+
+
+@contextlib.contextmanager
+def clip_weights_follow():
+    """Inside: random CLIP weights are expected to be overwritten (by a checkpoint): no random-weights warning."""
+    _WEIGHTS_FOLLOW.append(True)
+    try:
+        yield
+    finally:
+        _WEIGHTS_FOLLOW.pop()
 
 
 def _warn_random_once(what: str):
-    if what in _WARNED_RANDOM:
+    if what in _WARNED_RANDOM or _WEIGHTS_FOLLOW:
         return
     _WARNED_RANDOM.add(what)
     msg = (f'CLIP {what} is RANDOMLY INITIALISED (pretrained=None): depth predictions are meaningless except for '

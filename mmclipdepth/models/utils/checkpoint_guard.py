@@ -1,0 +1,83 @@
+"""One check for every checkpoint that reaches a depth model, whichever path loads it.
+
+mmengine (``load_from``, ``--resume``, ``tools/test.py``), ``torch.nn.Module.load_state_dict`` and
+``init_depth_model`` all end in the model's ``_load_from_state_dict``; the estimators register
+:func:`check_incoming_state` as a load-state-dict pre-hook there, so a checkpoint is checked before any of it
+is copied in:
+
+- every learnable parameter must be present with the model's shape, and no tensor may have another shape
+  (mmengine's non-strict loading would otherwise skip it with a log line and evaluate random tokens);
+- config-derived buffers (``config_buffers`` of a module, e.g. the bin centres and the depth range) are
+  recomputed from the config, never taken from a checkpoint: a checkpoint whose saved values disagree is
+  refused, naming both (a KITTI checkpoint in an NYU config, ``bins='log'`` over a linear checkpoint).
+"""
+from typing import Dict, List, Optional
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ['CheckpointMismatchError', 'check_incoming_state', 'last_checkpoint_source', 'describe_values']
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the model built from the config."""
+
+
+def last_checkpoint_source() -> str:
+    """The file most recently read by the package's checkpoint loader (for error messages)."""
+    from ..._compat import LAST_LOADED_CHECKPOINT
+    return repr(LAST_LOADED_CHECKPOINT[0]) if LAST_LOADED_CHECKPOINT[0] else 'the given state dict'
+
+
+def describe_values(t: Tensor) -> str:
+    t = t.detach().float().flatten().cpu()
+    if t.numel() == 0:
+        return 'empty'
+    if t.numel() <= 3:
+        return '[' + ', '.join(f'{v:.6g}' for v in t.tolist()) + ']'
+    return f'{t.numel()} values {t[0].item():.6g} .. {t[-1].item():.6g}'
+
+
+def _config_buffer_keys(model: nn.Module) -> Dict[str, Tensor]:
+    out = {}
+    for name, module in model.named_modules():
+        for buf in getattr(module, 'config_buffers', ()):
+            value = getattr(module, buf, None)
+            if isinstance(value, Tensor):
+                out[(name + '.' if name else '') + buf] = value
+    return out
+
+
+def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
+                         source: Optional[str] = None) -> None:
+    """Raise :class:`CheckpointMismatchError` unless ``state_dict`` fits ``model`` (see the module docstring)."""
+    source = source or last_checkpoint_source()
+    state = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    own = model.state_dict(keep_vars=True)
+    learnable = [n for n, p in model.named_parameters() if p.requires_grad]
+    missing = [n for n in learnable if n not in state]
+    wrong: List[str] = []
+    for key, value in state.items():
+        mine = own.get(key)
+        if isinstance(mine, Tensor) and isinstance(value, Tensor) and tuple(mine.shape) != tuple(value.shape):
+            wrong.append(f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(mine.shape)}')
+    if missing or wrong:
+        raise CheckpointMismatchError(
+            f'checkpoint {source} does not fit the model built from the config (trained with another config or '
+            f'variant?): {len(missing)} learnable parameter(s) missing {missing[:6]}'
+            f'{" ..." if len(missing) > 6 else ""}; {len(wrong)} shape mismatch(es) {wrong[:6]}'
+            f'{" ..." if len(wrong) > 6 else ""}.')
+    bad = []
+    for key, value in _config_buffer_keys(model).items():
+        saved = state.get(key)
+        if not isinstance(saved, Tensor):
+            continue
+        same = saved.shape == value.shape and torch.allclose(saved.detach().double().cpu(),
+                                                             value.detach().double().cpu(), rtol=1e-6, atol=0)
+        if not same:
+            bad.append(f'{key}: checkpoint {describe_values(saved)}, config {describe_values(value)}')
+    if bad:
+        raise CheckpointMismatchError(
+            f'checkpoint {source} was trained with other config-derived values than this config: '
+            + '; '.join(bad) + '. These values come from the config (bins, depth range) and are never taken from '
+            'a checkpoint: use the config the checkpoint was trained with.')

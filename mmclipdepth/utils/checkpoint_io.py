@@ -1,0 +1,52 @@
+"""Reading a checkpoint's state dict, and building a model whose frozen CLIP comes from the checkpoint."""
+import os.path as osp
+from collections import OrderedDict
+from typing import Optional, Set
+
+__all__ = ['checkpoint_state_dict', 'checkpoint_keys', 'holds_clip_weights', 'set_clip_pretrained_none']
+
+
+def checkpoint_state_dict(checkpoint) -> OrderedDict:
+    """The model state of an mmengine checkpoint (``state_dict`` entry, or a bare state dict), ``module.``
+    prefixes removed."""
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError('checkpoint holds no state dict')
+    return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+
+
+def checkpoint_keys(path: str) -> Optional[Set[str]]:
+    """The model keys of a checkpoint file, read without loading its tensors (memory-mapped)."""
+    import torch
+    from .._compat import safe_torch_load
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint file {path!r} does not exist')
+    try:
+        raw = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - not mmap-able: read it the checked way (clear errors for bad files)
+        raw = safe_torch_load(path, map_location='cpu')
+    return set(checkpoint_state_dict(raw))
+
+
+def holds_clip_weights(keys) -> bool:
+    """Whether a checkpoint carries the frozen CLIP towers (image trunk and token embedding)."""
+    keys = set(keys)
+    return any(k.startswith('backbone.visual.') for k in keys) and any(k.endswith('token_embedding.weight')
+                                                                        for k in keys)
+
+
+def set_clip_pretrained_none(node) -> int:
+    """Set ``pretrained=None`` in every ``clip=dict(...)`` of a model config (the weights will come from the
+    checkpoint, so nothing is downloaded); return how many were changed."""
+    count = 0
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'clip' and isinstance(value, dict) and 'pretrained' in value:
+                value['pretrained'] = None
+                count += 1
+            else:
+                count += set_clip_pretrained_none(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += set_clip_pretrained_none(value)
+    return count
