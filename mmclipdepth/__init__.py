@@ -3,6 +3,7 @@
 Importing the package registers every component in mmseg's registries (``mmseg.registry``).
 """
 from . import _compat  # noqa: F401  (must come first: mmcv.ops stand-in, safe checkpoint loading)
+from . import fileio  # noqa: F401,E402  (registers the atomic local file backend)
 from . import datasets, engine, evaluation, models  # noqa: F401,E402
 
 __version__ = '0.1.0'

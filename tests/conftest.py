@@ -70,7 +70,7 @@ def tiny_runner_cfg(config='configs/clipdepth/nyu_baseline_learned7.py', work_di
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
     for sched in cfg.param_scheduler:
         sched.update(by_epoch=False, total_steps=max_iters, convert_to_iter_based=False)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=max_iters)
+    cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook', by_epoch=False, interval=max_iters)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.log_processor = dict(by_epoch=False)
     cfg.work_dir = work_dir

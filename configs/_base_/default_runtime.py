@@ -18,7 +18,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2, save_last=True),
+    # atomic saves (a kill or a full disk never loses the run) and exact --resume (generator states saved)
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
+    # a warning (once per epoch, with a count) when training batches have no valid ground-truth pixel
+    empty_target=dict(type='EmptyTargetWarningHook'),
 )

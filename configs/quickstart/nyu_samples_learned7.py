@@ -45,7 +45,7 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=2, log_metric_by_epoch=True),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=max_epochs, max_keep_ckpts=1,
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=True, interval=max_epochs, max_keep_ckpts=1,
                     save_last=True),
     # painted image + predicted depth of every validation frame under <work_dir>/<timestamp>/vis_data/
     visualization=dict(type='SegVisualizationHook', draw=True, interval=1))

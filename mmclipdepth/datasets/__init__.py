@@ -1,4 +1,5 @@
 from .transforms import *  # noqa: F401,F403
+from .samplers import *  # noqa: F401,F403
 from .base_depth_dataset import SPLITS_DIR, BaseDepthSplitDataset, resolve_split_file
 from .cross_scene_dataset import CrossSceneDataset
 from .depth_sequence_dataset import DepthFramePairDataset, frame_pair_collate

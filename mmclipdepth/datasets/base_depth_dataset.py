@@ -9,6 +9,8 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 from mmseg.registry import TRANSFORMS
 
+from .samplers.per_sample_seed_sampler import seeded_rng, split_seeded_index
+
 #: Folder holding the split files that ship with the package.
 SPLITS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'splits')
 
@@ -188,3 +190,12 @@ class BaseDepthSplitDataset(BaseDataset):
             raise ValueError(f'{type(self).__name__}: split file {self.split_file!r} lists no '
                              f'sample with ground truth ({len(rows)} non-blank lines)')
         return data_list
+
+    def __getitem__(self, idx):
+        """mmengine's ``__getitem__``; an ``(index, seed)`` item (``PerSampleSeedSampler``) runs the pipeline
+        with the global random generators seeded by ``seed`` (restored afterwards)."""
+        idx, seed = split_seeded_index(idx)
+        if seed is None:
+            return super().__getitem__(idx)
+        with seeded_rng(seed):
+            return super().__getitem__(idx)

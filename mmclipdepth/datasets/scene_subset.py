@@ -6,6 +6,8 @@ from typing import Dict, List, Union
 from mmengine.dataset import BaseDataset, force_full_init
 from mmseg.registry import DATASETS
 
+from .samplers.per_sample_seed_sampler import split_seeded_index
+
 __all__ = ['SceneSubsetDataset']
 
 
@@ -61,8 +63,9 @@ class SceneSubsetDataset:
         return self.dataset.get_data_info(self.indices[idx])
 
     @force_full_init
-    def __getitem__(self, idx: int):
-        return self.dataset[self.indices[idx]]
+    def __getitem__(self, idx):
+        idx, seed = split_seeded_index(idx)  # keep a PerSampleSeedSampler seed for the inner dataset
+        return self.dataset[self.indices[idx] if seed is None else (self.indices[idx], seed)]
 
     @force_full_init
     def __len__(self) -> int:

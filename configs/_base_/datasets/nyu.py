@@ -36,7 +36,8 @@ train_dataloader = dict(
     batch_size=16,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # per-sample augmentation seeds: exact --resume, any num_workers, N processes x b = 1 process x N*b
+    sampler=dict(type='PerSampleSeedSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

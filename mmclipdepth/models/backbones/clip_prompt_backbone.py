@@ -9,6 +9,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..utils.clip_loader import load_clip
+from ..utils.frozen_sync_batchnorm import convert_frozen_sync_bn
 
 __all__ = ['CLIPPromptBackbone']
 
@@ -35,6 +36,9 @@ class CLIPPromptBackbone(BaseModule):
     and updates its running statistics while training) or ``'eval'`` (truly frozen). The tower is frozen;
     when none of its parameters requires grad it runs under ``torch.no_grad()`` (no autograd graph).
     ``extra_levels`` (subset of 1, 2, 3) prepends the raw outputs of those ResNet stages to the outputs.
+    ``sync_bn`` (default True): with ``bn_mode='train'`` under N processes the BatchNorm batch statistics are
+    pooled over all of them (``FrozenSyncBatchNorm2d``), so N x batch b equals one process x batch N*b; one
+    process is unaffected.
     ``trunk_dtype`` (``'fp16'`` / ``'bf16'``, ResNet only; None = fp32, the faithful value): the trunk runs under
     ``torch.autocast`` in that dtype, features return as fp32 (DepthCLIP's GPU evaluation ran CLIP in fp16).
     ``channels_last=True`` (ResNet only) runs the trunk on a channels-last (NHWC) copy of the input: the same
@@ -50,6 +54,7 @@ class CLIPPromptBackbone(BaseModule):
                  extra_levels: Sequence[int] = (),
                  channels_last: bool = False,
                  trunk_dtype: Optional[str] = None,
+                 sync_bn: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if bn_mode not in ('train', 'eval'):
@@ -83,6 +88,11 @@ class CLIPPromptBackbone(BaseModule):
             raise ValueError(f'trunk_dtype must be one of {sorted(k for k in _TRUNK_DTYPES if k)} or None, '
                              f'got {trunk_dtype!r}')
         self.trunk_dtype = trunk_dtype
+        # bn_mode='train' under N processes: batch statistics of the whole distributed batch (see
+        # FrozenSyncBatchNorm2d); a no-op on one process
+        if sync_bn and bn_mode == 'train':
+            convert_frozen_sync_bn(self.visual)
+        self.sync_bn = bool(sync_bn)
 
     def init_weights(self):
         # CLIP weights come from load_clip; never re-initialise them.
