@@ -1,4 +1,5 @@
 """mmengine's ``CheckpointHook`` that cannot lose a run, and that makes ``--resume`` exact."""
+import os
 import os.path as osp
 import random
 
@@ -52,6 +53,13 @@ class SafeCheckpointHook(CheckpointHook):
             backend_args = dict(backend='atomic_local')
         super().__init__(*args, backend_args=backend_args, **kwargs)
         self._pending_rng = None
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if is_main_process() and self.out_dir and '://' not in str(self.out_dir) and osp.isdir(self.out_dir):
+            for name in os.listdir(self.out_dir):  # temporary files of a save that was killed
+                if name.startswith('.') and name.endswith('.tmp'):
+                    os.remove(osp.join(self.out_dir, name))
 
     # ------------------------------------------------------------------------------------------ saving
     def _save_checkpoint_with_step(self, runner, step, meta):
