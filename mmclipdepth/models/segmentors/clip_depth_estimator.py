@@ -35,9 +35,26 @@ class CLIPDepthEstimator(DepthEstimator):
         mode = self.test_cfg.get('mode', 'whole') if self.test_cfg else 'whole'
         if mode not in _MODES:
             raise ValueError(f'test_cfg.mode must be one of {_MODES}, got {mode!r}')
+        self._check_towers()
         #: where the learnable weights come from: None (initialisation), 'checkpoint ...' or 'training'
         self.weights_source = None
         self.register_load_state_dict_pre_hook(self._check_checkpoint)
+
+    def _check_towers(self):
+        """Image features and text features must live in one space: refuse, at build time, a backbone whose
+        feature width differs from the text tower's when the head has no projection between them."""
+        head = self.decode_head
+        text = getattr(head, 'text_encoder', None)
+        core = getattr(text, 'core', None)
+        width = getattr(self.backbone, 'out_channels', None)
+        if core is None or not isinstance(width, int) or getattr(head, 'proj', None) is not None \
+                or not hasattr(head, 'proj'):
+            return
+        if width != core.embed_dim:
+            raise ValueError(
+                f'the image tower ({type(self.backbone).__name__}) gives {width}-d features but the text tower of '
+                f'{type(text).__name__} gives {core.embed_dim}-d ones: build both from the same clip=dict(...), or '
+                f'set decode_head.in_channels={width} to add a trainable projection.')
 
     # ---------------------------------------------------------------------------------- weights checks
     @staticmethod
