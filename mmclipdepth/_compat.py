@@ -24,7 +24,7 @@ import zipfile
 import torch
 
 __all__ = ['MMCV_OPS_STANDIN', 'SAFE_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError', 'CorruptCheckpointError',
-           'safe_torch_load', 'LAST_LOADED_CHECKPOINT']
+           'safe_torch_load', 'checkpoint_source_of']
 
 
 def _mmcv_has_compiled_ops() -> bool:
@@ -140,8 +140,31 @@ def _unsupported_line(err) -> str:
     return (lines[0].split('. Please use')[0] + '.') if lines else ''
 
 
-#: the last checkpoint file read by ``safe_torch_load`` (named by the model's checkpoint check)
-LAST_LOADED_CHECKPOINT = [None]
+#: tensors of the checkpoints read by ``safe_torch_load`` -> their file (so the model's checkpoint check can name
+#: the file a state dict came from); weak references, the last few files only
+_TENSOR_SOURCES = {}
+
+
+def _remember_source(obj, filename) -> None:
+    import weakref
+    state = obj.get('state_dict', obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict):
+        return
+    if len(_TENSOR_SOURCES) > 64:
+        for key in [k for k, (ref, _) in _TENSOR_SOURCES.items() if ref() is None] or list(_TENSOR_SOURCES)[:32]:
+            _TENSOR_SOURCES.pop(key, None)
+    for value in list(state.values())[:4]:
+        if isinstance(value, torch.Tensor):
+            _TENSOR_SOURCES[id(value)] = (weakref.ref(value), str(filename))
+
+
+def checkpoint_source_of(state: dict):
+    """The file a state dict's tensors were read from by ``safe_torch_load``, or None."""
+    for value in list(state.values())[:8]:
+        entry = _TENSOR_SOURCES.get(id(value))
+        if entry is not None and entry[0]() is value:
+            return entry[1]
+    return None
 
 
 class CorruptCheckpointError(RuntimeError):
@@ -152,12 +175,13 @@ def safe_torch_load(filename, map_location=None):
     """``torch.load(weights_only=True)`` with mmengine's globals allowed and a clear refusal otherwise.
 
     An empty, truncated or foreign file raises :class:`CorruptCheckpointError` naming the file."""
-    LAST_LOADED_CHECKPOINT[0] = str(filename)
     if isinstance(filename, (str, os.PathLike)) and osp.isfile(filename) and osp.getsize(filename) == 0:
         raise CorruptCheckpointError(f'checkpoint {str(filename)!r} is empty (0 bytes): an interrupted save? '
                                      'Use the previous checkpoint of the run.')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        obj = torch.load(filename, map_location=map_location, weights_only=True)
+        _remember_source(obj, filename)
+        return obj
     except (EOFError, zipfile.BadZipFile) as e:
         raise CorruptCheckpointError(f'checkpoint {str(filename)!r} is truncated or not a torch checkpoint '
                                      f'({type(e).__name__}: {e})') from None

@@ -18,10 +18,13 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # atomic saves (a kill or a full disk never loses the run) and exact --resume (generator states saved)
-    checkpoint=dict(type='SafeCheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2, save_last=True),
+    # atomic saves (a kill or a full disk never loses the run), exact --resume (generator states saved), small
+    # checkpoints: the frozen CLIP is left out and restored from the configured weights (digest-checked)
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2, save_last=True,
+                    save_frozen=False),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'),
+    # interval 1: mmseg's tools/test.py --show-dir paints every image (draw stays off otherwise)
+    visualization=dict(type='SegVisualizationHook', interval=1),
     # a warning (once per epoch, with a count) when training batches have no valid ground-truth pixel
     empty_target=dict(type='EmptyTargetWarningHook'),
 )

@@ -28,5 +28,7 @@ val_evaluator = [
 test_evaluator = val_evaluator
 # Keep the best checkpoint by the code's validation loss (early stopping: schedules/llm_mde.py).
 default_hooks = dict(
+    # save_frozen: the LLM-MDE towers have no weights digest to check a small checkpoint against
     checkpoint=dict(type='SafeCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1, save_last=True,
+                    save_frozen=True,
                     save_best='norm_delta/silog_loss', rule='less'))

@@ -1,10 +1,12 @@
 from .depth_outputs import (backproject_depth, colorize_depth, depth_to_png16, intrinsics_for_prediction,
                             render_depth_colorbar, write_ply)
-from .inference import ANNOTATION_TRANSFORMS, build_inference_pipeline, inference_depth, init_depth_model
+from .inference import (ANNOTATION_TRANSFORMS, build_inference_pipeline, build_model_for_checkpoint, inference_depth,
+                        init_depth_model)
 from .token_neighbours import (Neighbour, find_text_encoder, learned_token_labels, neighbours_to_csv,
                                neighbours_to_markdown, token_neighbours)
 
 __all__ = [
+    'build_model_for_checkpoint',
     'init_depth_model', 'inference_depth', 'build_inference_pipeline', 'ANNOTATION_TRANSFORMS',
     'colorize_depth', 'render_depth_colorbar', 'depth_to_png16', 'backproject_depth', 'write_ply',
     'intrinsics_for_prediction', 'token_neighbours', 'find_text_encoder', 'learned_token_labels',

@@ -82,8 +82,12 @@ def build_inference_pipeline(cfg: Config, from_ndarray: bool = False) -> List[di
 
 
 def build_model_for_checkpoint(cfg: Config, checkpoint: Optional[str]):
-    """Build ``cfg.model``; when the checkpoint carries the frozen CLIP weights, build CLIP with random weights
-    (no download: the checkpoint overwrites them). Returns ``(model, clip_from_checkpoint)``."""
+    """Build ``cfg.model`` as ``tools/train.py`` / ``tools/test.py`` do. When the checkpoint carries the frozen
+    CLIP weights, CLIP is built with random weights (no download: the checkpoint overwrites them). A config
+    with a random CLIP (``pretrained=None``, e.g. the quickstart) is built under the config's
+    ``randomness.seed``, as mmengine's Runner builds it, so its digest matches the small checkpoint's (the
+    caller's random state is restored). Returns ``(model, clip_from_checkpoint)``."""
+    from ..datasets.samplers.per_sample_seed_sampler import seeded_rng
     from ..models.utils.clip_loader import clip_weights_follow
     model_cfg = copy.deepcopy(cfg.model)
     clip_from_ckpt = checkpoint is not None and holds_clip_weights(checkpoint_keys(checkpoint)) \
@@ -91,7 +95,20 @@ def build_model_for_checkpoint(cfg: Config, checkpoint: Optional[str]):
     if clip_from_ckpt:
         with clip_weights_follow():
             return MODELS.build(model_cfg), True
+    seed = (cfg.get('randomness') or {}).get('seed')
+    if seed is not None and _has_random_clip(model_cfg):
+        with seeded_rng(int(seed)):
+            return MODELS.build(model_cfg), False
     return MODELS.build(model_cfg), False
+
+
+def _has_random_clip(node) -> bool:
+    if isinstance(node, dict):
+        return any((k == 'clip' and isinstance(v, dict) and v.get('pretrained') is None) or _has_random_clip(v)
+                   for k, v in node.items())
+    if isinstance(node, (list, tuple)):
+        return any(_has_random_clip(v) for v in node)
+    return False
 
 
 def init_depth_model(config: Union[str, Path, Config],

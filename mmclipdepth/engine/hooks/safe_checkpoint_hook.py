@@ -12,7 +12,14 @@ from mmseg.registry import HOOKS
 
 from ...fileio.atomic_local_backend import atomic_write
 
-__all__ = ['SafeCheckpointHook', 'capture_rng_state', 'restore_rng_state']
+__all__ = ['SafeCheckpointHook', 'capture_rng_state', 'restore_rng_state', 'small_state_dict']
+
+
+def small_state_dict(model, state: dict) -> dict:
+    """``state`` without the frozen parameters (``requires_grad=False``): what training changes - learned
+    parameters, every buffer (train-mode BatchNorm statistics, bins, the CLIP digest) - stays."""
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    return type(state)((k, v) for k, v in state.items() if k not in frozen)
 
 
 def capture_rng_state() -> dict:
@@ -40,19 +47,24 @@ class SafeCheckpointHook(CheckpointHook):
       is rewritten the same way *after* the checkpoint is complete; old checkpoints beyond ``max_keep_ckpts``
       are deleted only *after* both. A kill at any moment leaves ``last_checkpoint`` pointing at a complete
       file; a full disk raises ``OSError`` naming the file and leaves the previous checkpoint intact.
+    - ``save_frozen=False`` (the paper configs) leaves the frozen parameters out - the checkpoint holds what
+      training changes: learned tokens / heads, buffers (BatchNorm statistics in ``bn_mode='train'``, the CLIP
+      digest), optimiser and scheduler state - and loading restores the rest from the configured CLIP after
+      checking its digest (``checkpoint_guard``). ``tools/model_converters/checkpoint_size.py`` converts.
     - Every checkpoint records the Python / numpy / torch (CUDA) generator states at the save; ``--resume``
       restores them where the uninterrupted run would be (the first iteration after the skipped ones for
       iteration-based loops, the next epoch's start for epoch-based ones). With the per-sample augmentation
       seeds of ``PerSampleSeedSampler`` a resumed run repeats the uninterrupted one.
     """
 
-    def __init__(self, *args, backend_args=None, **kwargs):
+    def __init__(self, *args, backend_args=None, save_frozen: bool = True, **kwargs):
         out_dir = kwargs.get('out_dir')
         if backend_args is None and kwargs.get('file_client_args') is None and \
                 (out_dir is None or '://' not in str(out_dir)):
             backend_args = dict(backend='atomic_local')
         super().__init__(*args, backend_args=backend_args, **kwargs)
         self._pending_rng = None
+        self.save_frozen = bool(save_frozen)
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
@@ -87,6 +99,10 @@ class SafeCheckpointHook(CheckpointHook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault('meta', {})['rng_state'] = capture_rng_state()
+        if not self.save_frozen:
+            model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+            checkpoint['state_dict'] = small_state_dict(model, checkpoint['state_dict'])
+            checkpoint['meta']['frozen_parameters'] = 'not saved (restored from the configured CLIP on load)'
 
     # ------------------------------------------------------------------------------------------ resuming
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -1,10 +1,14 @@
 """The field's monocular-depth evaluation protocol (BTS/AdaBins ``compute_errors``; docs/fidelity.md
 "Evaluation"), and DepthCLIP's own variant as options."""
+import os
+import os.path as osp
+import warnings
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmseg.registry import METRICS
@@ -144,6 +148,9 @@ class DepthEvalMetric(BaseMetric):
             (False, DepthCLIP's ``sparse_gt < 10``).
         min_pred (float, optional): also require the raw prediction ``> min_pred`` before clamping
             (DepthCLIP: 1e-3, which also drops the zero frame around an ``img_crop_box`` paste).
+        output_dir (str, optional), format_only (bool): as mmseg's ``DepthMetric`` (``tools/test.py --out``):
+            also write each prediction to ``output_dir/{image stem}.png`` (uint16, depth x
+            ``depth_scale_factor``, default 1000 = millimetres); ``format_only`` writes without computing.
         Pixels outside a sample's ``img_crop_box`` (``ImageOnlyCrop``) are never counted: nothing was
         predicted there.
         collect_device, prefix: see :class:`mmengine.evaluator.BaseMetric`.
@@ -157,10 +164,23 @@ class DepthEvalMetric(BaseMetric):
                  crop: str = 'eigen',
                  max_inclusive: bool = True,
                  min_pred: Optional[float] = None,
+                 output_dir: Optional[str] = None,
+                 format_only: bool = False,
+                 depth_scale_factor: float = 1000.0,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix, **kwargs)
+        kwargs.pop('keep_results', None)  # mmseg's tools/test.py --out sets it for its own metrics
+        with warnings.catch_warnings():  # results carry no prefix on purpose (keys as in the papers' tables)
+            warnings.filterwarnings('ignore', message='The prefix is not set in metric class')
+            super().__init__(collect_device=collect_device, prefix=prefix, **kwargs)
+        self.output_dir = output_dir
+        self.format_only = bool(format_only)
+        self.depth_scale_factor = float(depth_scale_factor)
+        if format_only and not output_dir:
+            raise ValueError('DepthEvalMetric: format_only=True needs output_dir (where the predictions go)')
+        if output_dir and is_main_process():
+            os.makedirs(output_dir, exist_ok=True)
         if crop not in CROPS:
             raise ValueError(f'crop must be one of {CROPS}, got {crop!r}')
         if not 0 <= min_depth < max_depth:
@@ -203,6 +223,10 @@ class DepthEvalMetric(BaseMetric):
             pred = _field(sample, 'pred_depth_map')
             gt = _field(sample, 'gt_depth_map')
             name = _meta(sample, 'img_path', '<image>')
+            if self.output_dir is not None and pred is not None:
+                self._save_png(pred, name)
+            if self.format_only:
+                continue
             if pred is None or gt is None:
                 raise KeyError(f'DepthEvalMetric needs pred_depth_map and gt_depth_map in every '
                                f'data sample; {name!r} lacks '
@@ -213,8 +237,21 @@ class DepthEvalMetric(BaseMetric):
             else:
                 self.results.append(dict(errors, img_path=name, skipped=False))
 
+    def _save_png(self, pred, name: str) -> None:
+        """mmseg's ``DepthMetric`` output: ``{output_dir}/{image stem}.png``, uint16 of depth x
+        ``depth_scale_factor`` (default 1000: millimetres, as NYU's ground truth; 0 = invalid)."""
+        import cv2
+        depth = _as_hw(pred) * self.depth_scale_factor
+        depth = np.clip(np.nan_to_num(depth, nan=0.0, posinf=65535, neginf=0), 0, 65535).round().astype(np.uint16)
+        path = osp.join(self.output_dir, osp.splitext(osp.basename(str(name)))[0] + '.png')
+        if not cv2.imwrite(path, depth, [cv2.IMWRITE_PNG_COMPRESSION, 0]):
+            raise OSError(f'DepthEvalMetric: could not write {path!r}')
+
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
+        if self.format_only:
+            logger.info(f'DepthEvalMetric: predictions written to {self.output_dir} (format_only: no metrics)')
+            return OrderedDict()
         kept = [r for r in results if not r.get('skipped')]
         skipped = [r['img_path'] for r in results if r.get('skipped')]
         if skipped:

@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils.clip_loader import load_clip
+from ..utils.clip_loader import clip_parameters_digest, load_clip
 from ..utils.frozen_sync_batchnorm import convert_frozen_sync_bn
 
 __all__ = ['CLIPPromptBackbone']
@@ -46,6 +46,8 @@ class CLIPPromptBackbone(BaseModule):
     conv; measured in docs/performance.md). Off by default.
     Returns a tuple of (N, C, h, w) maps; the last is the CLIP feature map (h = floor(H / 32) for RN).
     """
+    #: recomputed from the configured CLIP and checked against a checkpoint (checkpoint_guard)
+    config_buffers = ('clip_digest', )
 
     def __init__(self,
                  clip: dict = dict(model_name='RN50', pretrained='openai'),
@@ -93,6 +95,10 @@ class CLIPPromptBackbone(BaseModule):
         if sync_bn and bn_mode == 'train':
             convert_frozen_sync_bn(self.visual)
         self.sync_bn = bool(sync_bn)
+        # identity of the frozen CLIP this model is built on (SHA-256 of its parameters): saved with every
+        # checkpoint and checked on load, so a small checkpoint (frozen weights left out) is never completed
+        # with other CLIP weights
+        self.register_buffer('clip_digest', clip_parameters_digest(clip_model))
 
     def init_weights(self):
         # CLIP weights come from load_clip; never re-initialise them.

@@ -2,9 +2,9 @@
 from typing import List, Sequence, Union
 
 import torch
-from mmseg.models.builder import build_loss
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
+from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 from torch import Tensor, nn
 
@@ -48,9 +48,9 @@ class BaseDepthHead(BaseDecodeHead):
         self.clamp_at_eval = clamp_at_eval
         self.ignore_index = 255
         if isinstance(loss_decode, dict):
-            self.loss_decode = build_loss(loss_decode)
+            self.loss_decode = MODELS.build(loss_decode)
         elif isinstance(loss_decode, (list, tuple)):
-            self.loss_decode = nn.ModuleList([build_loss(cfg) for cfg in loss_decode])
+            self.loss_decode = nn.ModuleList([MODELS.build(cfg) for cfg in loss_decode])
         else:
             raise TypeError(f'loss_decode must be a dict or a sequence of dicts, got {type(loss_decode)}')
 

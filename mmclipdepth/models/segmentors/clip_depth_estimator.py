@@ -60,8 +60,9 @@ class CLIPDepthEstimator(DepthEstimator):
     @staticmethod
     def _check_checkpoint(module, state_dict, prefix, *args):
         """Every path that loads weights ends here (mmengine's loaders and ``load_state_dict`` alike)."""
-        check_incoming_state(module, state_dict, prefix)
-        module.weights_source = f'checkpoint {last_checkpoint_source()}'
+        source = last_checkpoint_source(state_dict)
+        check_incoming_state(module, state_dict, prefix, source=source)
+        module.weights_source = f'checkpoint {source}'
 
     def check_weights_ready(self):
         """Refuse to evaluate learnable parameters that were neither loaded nor trained (random tokens would

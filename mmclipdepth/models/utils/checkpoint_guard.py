@@ -9,7 +9,9 @@ is copied in:
   (mmengine's non-strict loading would otherwise skip it with a log line and evaluate random tokens);
 - config-derived buffers (``config_buffers`` of a module, e.g. the bin centres and the depth range) are
   recomputed from the config, never taken from a checkpoint: a checkpoint whose saved values disagree is
-  refused, naming both (a KITTI checkpoint in an NYU config, ``bins='log'`` over a linear checkpoint).
+  refused, naming both (a KITTI checkpoint in an NYU config, ``bins='log'`` over a linear checkpoint);
+- a small checkpoint (frozen parameters left out, ``SafeCheckpointHook(save_frozen=False)``) must carry the
+  ``clip_digest`` of the configured CLIP, and is then completed with those frozen weights.
 """
 from typing import Dict, List, Optional
 
@@ -23,10 +25,11 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the model built from the config."""
 
 
-def last_checkpoint_source() -> str:
-    """The file most recently read by the package's checkpoint loader (for error messages)."""
-    from ..._compat import LAST_LOADED_CHECKPOINT
-    return repr(LAST_LOADED_CHECKPOINT[0]) if LAST_LOADED_CHECKPOINT[0] else 'the given state dict'
+def last_checkpoint_source(state_dict: Optional[dict] = None) -> str:
+    """The file the state dict's tensors were read from by the package's checkpoint loader (for messages)."""
+    from ..._compat import checkpoint_source_of
+    name = checkpoint_source_of(state_dict) if state_dict else None
+    return repr(name) if name else 'the given state dict'
 
 
 def describe_values(t: Tensor) -> str:
@@ -51,10 +54,11 @@ def _config_buffer_keys(model: nn.Module) -> Dict[str, Tensor]:
 def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
                          source: Optional[str] = None) -> None:
     """Raise :class:`CheckpointMismatchError` unless ``state_dict`` fits ``model`` (see the module docstring)."""
-    source = source or last_checkpoint_source()
+    source = source or last_checkpoint_source(state_dict)
     state = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
     own = model.state_dict(keep_vars=True)
     learnable = [n for n, p in model.named_parameters() if p.requires_grad]
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
     missing = [n for n in learnable if n not in state]
     wrong: List[str] = []
     for key, value in state.items():
@@ -67,11 +71,14 @@ def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
             f'variant?): {len(missing)} learnable parameter(s) missing {missing[:6]}'
             f'{" ..." if len(missing) > 6 else ""}; {len(wrong)} shape mismatch(es) {wrong[:6]}'
             f'{" ..." if len(wrong) > 6 else ""}.')
+    carries_frozen = any(k in state for k in frozen)
     bad = []
     for key, value in _config_buffer_keys(model).items():
         saved = state.get(key)
         if not isinstance(saved, Tensor):
             continue
+        if key.endswith('clip_digest') and carries_frozen:
+            continue  # a full checkpoint brings its own CLIP weights (and their digest)
         same = saved.shape == value.shape and torch.allclose(saved.detach().double().cpu(),
                                                              value.detach().double().cpu(), rtol=1e-6, atol=0)
         if not same:
@@ -79,5 +86,17 @@ def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
     if bad:
         raise CheckpointMismatchError(
             f'checkpoint {source} was trained with other config-derived values than this config: '
-            + '; '.join(bad) + '. These values come from the config (bins, depth range) and are never taken from '
-            'a checkpoint: use the config the checkpoint was trained with.')
+            + '; '.join(bad) + '. These values come from the config (bins, depth range, the digest of the '
+            'configured CLIP weights) and are never taken from a checkpoint: use the config the checkpoint was '
+            'trained with (a different clip_digest means other frozen CLIP weights than it was trained on).')
+    digests = [k for k in _config_buffer_keys(model) if k.endswith('clip_digest')]
+    if frozen and not carries_frozen and digests:
+        if not all(k in state for k in digests):
+            raise CheckpointMismatchError(
+                f'checkpoint {source} carries neither the frozen CLIP weights nor the clip_digest of the CLIP it '
+                'was trained with, so the frozen weights cannot be restored safely; use a full checkpoint or one '
+                'saved by SafeCheckpointHook(save_frozen=False).')
+        # a small checkpoint (only what training changes): complete it with the configured frozen weights,
+        # which the clip_digest check above has just shown to be the ones it was trained with
+        for name in frozen:
+            state_dict[prefix + name] = own[name].detach()

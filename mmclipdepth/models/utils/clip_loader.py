@@ -16,7 +16,7 @@ import open_clip
 import torch
 from mmengine.logging import MMLogger, print_log
 
-__all__ = ['load_clip', 'shared_clip_scope', 'clip_weights_follow', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
+__all__ = ['load_clip', 'shared_clip_scope', 'clip_weights_follow', 'clip_parameters_digest', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
            'text_activation']
 
 _OPENAI_KEYS = {'input_resolution', 'context_length', 'vocab_size'}
@@ -131,6 +131,19 @@ def resolve_quick_gelu(model_name: str = 'RN50', pretrained: Optional[str] = Non
         f'Cannot tell which text activation the CLIP weights were trained with ({why}). Set clip.quick_gelu=True '
         'for weights trained by OpenAI (e.g. an OpenAI RN50 converted to open_clip format) or '
         'clip.quick_gelu=False for weights trained with GELU (most LAION / DataComp open_clip weights).')
+
+
+def clip_parameters_digest(model: torch.nn.Module) -> torch.Tensor:
+    """SHA-256 of a CLIP's parameters (names, shapes and fp32 bytes in state-dict order; not the BatchNorm
+    running statistics, which faithful training moves) as a uint8 tensor of 32 values."""
+    import hashlib
+    h = hashlib.sha256()
+    for name, p in model.named_parameters():
+        t = p.detach().to('cpu', torch.float32).contiguous()
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return torch.tensor(list(h.digest()), dtype=torch.uint8)
 
 
 def text_activation(model: torch.nn.Module) -> str:
