@@ -4,6 +4,6 @@ Importing the package registers every component in mmseg's registries (``mmseg.r
 """
 from . import _compat  # noqa: F401  (must come first: mmcv.ops stand-in, safe checkpoint loading)
 from . import fileio  # noqa: F401,E402  (registers the atomic local file backend)
-from . import datasets, engine, evaluation, models  # noqa: F401,E402
+from . import datasets, engine, evaluation, models, visualization  # noqa: F401,E402
 
 __version__ = '0.2.0'

@@ -137,3 +137,14 @@ def test_every_clip_config_builds_quick_gelu():
             if key not in built:
                 built[key] = text_activation(load_clip(**dict(clip, pretrained=None)))
             assert built[key] == 'quick_gelu', path
+
+
+def test_offline_tag_load_fails_fast_with_the_clear_message(tmp_path, monkeypatch):
+    """Without HF_HUB_OFFLINE and without network, one connection attempt decides (no retry loop), and the
+    error says how to supply the weights."""
+    monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
+    from mmclipdepth.models.utils import clip_loader
+    monkeypatch.setattr(clip_loader, '_hub_reachable', lambda timeout=3.0: False)  # this machine's situation
+    with pytest.raises(RuntimeError, match=r"(?s)RN50/openai.*cannot be reached.*not in the hub cache.*"
+                                           r"pretrained='/path/to/file'"):
+        load_clip('RN50', pretrained='openai', cache_dir=str(tmp_path / 'empty_cache'))

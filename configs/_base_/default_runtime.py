@@ -8,7 +8,8 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# GT and prediction in one colormap and range, colour bars in metres, invalid GT grey, abs_rel error panel
+visualizer = dict(type='DepthLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None

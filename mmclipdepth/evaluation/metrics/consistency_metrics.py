@@ -142,7 +142,7 @@ class TemporalConsistencyMetric(_DepthPairMixin, BaseMetric):
     ``temporal_pairs`` (pairs with a pixel valid in both frames).
     """
 
-    default_prefix: Optional[str] = None
+    default_prefix: Optional[str] = ''  # keys without a prefix (and no mmengine warning)
 
     def __init__(self, min_depth: float = 1e-3, max_depth: float = 10.0, crop: str = 'none',
                  collect_device: str = 'cpu', prefix: Optional[str] = None, **kwargs):
@@ -204,7 +204,7 @@ class SpatialContinuityMetric(_DepthPairMixin, BaseMetric):
     ``spatial_pred``, ``spatial_gt``, ``spatial_pred_on_gt``.
     """
 
-    default_prefix: Optional[str] = None
+    default_prefix: Optional[str] = ''  # keys without a prefix (and no mmengine warning)
 
     def __init__(self, patch_size: float = 32, min_depth: float = 1e-3, max_depth: float = 10.0,
                  crop: str = 'none', space: str = 'linear', collect_device: str = 'cpu',

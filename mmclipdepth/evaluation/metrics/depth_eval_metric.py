@@ -2,7 +2,6 @@
 "Evaluation"), and DepthCLIP's own variant as options."""
 import os
 import os.path as osp
-import warnings
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -156,7 +155,8 @@ class DepthEvalMetric(BaseMetric):
         collect_device, prefix: see :class:`mmengine.evaluator.BaseMetric`.
     """
 
-    default_prefix: Optional[str] = None
+    #: '' (not None): keys without a prefix on purpose, as in the papers' tables (and no mmengine warning)
+    default_prefix: Optional[str] = ''
 
     def __init__(self,
                  min_depth: float = 1e-3,
@@ -171,9 +171,7 @@ class DepthEvalMetric(BaseMetric):
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
         kwargs.pop('keep_results', None)  # mmseg's tools/test.py --out sets it for its own metrics
-        with warnings.catch_warnings():  # results carry no prefix on purpose (keys as in the papers' tables)
-            warnings.filterwarnings('ignore', message='The prefix is not set in metric class')
-            super().__init__(collect_device=collect_device, prefix=prefix, **kwargs)
+        super().__init__(collect_device=collect_device, prefix=prefix, **kwargs)
         self.output_dir = output_dir
         self.format_only = bool(format_only)
         self.depth_scale_factor = float(depth_scale_factor)

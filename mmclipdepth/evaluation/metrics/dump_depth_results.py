@@ -12,6 +12,7 @@ __all__ = ['DumpDepthResults']
 @METRICS.register_module()
 class DumpDepthResults(BaseMetric):
     """Saves ``pred_depth_map`` of every sample (``tools/test.py --out DIR``); reports no metric."""
+    default_prefix = ''
 
     def __init__(self, out_dir: str, collect_device: str = 'cpu', prefix=None):
         super().__init__(collect_device=collect_device, prefix=prefix)

@@ -6,6 +6,7 @@ instance, so the image tower used by the backbone and the text tower used by the
 """
 import contextlib
 import json
+import logging
 import os
 import os.path as osp
 import warnings
@@ -187,7 +188,8 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
     if pretrained is None:
         _warn_random_once(model_name if arch_cfg is None else '(custom arch_cfg)')
         if arch_cfg is None:
-            model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
+            with _quiet_random_notice():  # (said once, above, in our own words)
+                model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
         return model.float()
 
     if _looks_like_path(pretrained):
@@ -196,7 +198,8 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
             raise FileNotFoundError(f'CLIP pretrained checkpoint file {pretrained!r} does not exist. '
                                     + _HOW_TO_SUPPLY)
         if arch_cfg is None:
-            model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
+            with _quiet_random_notice():  # the weights are loaded right below
+                model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
         try:
             if _is_torchscript_archive(path):
                 model.load_state_dict(_load_torchscript_state_dict(path))
@@ -219,8 +222,12 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
     if pretrained not in tags:
         raise ValueError(f'open_clip has no pretrained tag {pretrained!r} for {model_name}; '
                          f'available: {tags}, or a local checkpoint path.')
+    offline = _offline_plan(open_clip.get_pretrained_cfg(model_name, pretrained), cache_dir)
+    if offline == 'missing':
+        raise RuntimeError(f'Could not obtain CLIP weights {model_name}/{pretrained}: the model hub cannot be '
+                           'reached and the weights are not in the hub cache. ' + _HOW_TO_SUPPLY)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _hub_offline(offline == 'cached'):
             # open_clip only warns on a QuickGELU mismatch; resolve_quick_gelu has already refused one
             warnings.filterwarnings('ignore', message='QuickGELU mismatch')
             model = open_clip.create_model(model_name, pretrained=pretrained, cache_dir=cache_dir,
@@ -231,6 +238,78 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
                            + _HOW_TO_SUPPLY) from e
     MMLogger.get_current_instance().info(f'Loaded CLIP {model_name} weights {pretrained!r}')
     return model.float()
+
+
+class _DropRandomNotice(logging.Filter):
+    def filter(self, record):
+        return not str(record.msg).startswith('No pretrained weights loaded for model')
+
+
+@contextlib.contextmanager
+def _quiet_random_notice():
+    """open_clip logs 'No pretrained weights loaded ... initialized randomly' on the root logger for every
+    model built without a tag; here that is either intended (said once by ``_warn_random_once``) or followed by
+    loading the weights."""
+    flt = _DropRandomNotice()
+    root = logging.getLogger()
+    root.addFilter(flt)
+    for h in root.handlers:
+        h.addFilter(flt)
+    try:
+        yield
+    finally:
+        root.removeFilter(flt)
+        for h in root.handlers:
+            h.removeFilter(flt)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """One TCP connection to the model hub's endpoint (a few seconds at most), instead of the hub client's
+    retry loop, which takes about a minute to give up offline."""
+    import socket
+    from urllib.parse import urlparse
+    try:
+        from huggingface_hub import constants
+        url = urlparse(constants.ENDPOINT)
+    except Exception:  # noqa: BLE001
+        return True  # cannot tell: let the hub client decide
+    try:
+        with socket.create_connection((url.hostname, url.port or (443 if url.scheme == 'https' else 80)),
+                                      timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _offline_plan(pretrained_cfg: dict, cache_dir: Optional[str]) -> str:
+    """'online' (let open_clip download or check), 'cached' (hub unreachable, weights in the cache: load them
+    offline) or 'missing' (hub unreachable, nothing cached: fail now with the clear message)."""
+    if os.environ.get('HF_HUB_OFFLINE', '').lower() in ('1', 'true', 'yes', 'on') or _hub_reachable():
+        return 'online'
+    hub = (pretrained_cfg or {}).get('hf_hub', '')
+    if hub:
+        from huggingface_hub import try_to_load_from_cache
+        repo_id = '/'.join(hub.strip('/').split('/')[:2])
+        for name in ('open_clip_model.safetensors', 'open_clip_pytorch_model.bin'):
+            found = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
+            if isinstance(found, str):
+                return 'cached'
+    return 'missing'
+
+
+@contextlib.contextmanager
+def _hub_offline(on: bool):
+    """Make the hub client skip the network for this load (it reads its offline flag at import time)."""
+    if not on:
+        yield
+        return
+    import huggingface_hub.constants as constants
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
 
 
 _WARNED_RANDOM = set()
@@ -253,8 +332,7 @@ def _warn_random_once(what: str):
     _WARNED_RANDOM.add(what)
     msg = (f'CLIP {what} is RANDOMLY INITIALISED (pretrained=None): depth predictions are meaningless except for '
            'tests and timing. ' + _HOW_TO_SUPPLY)
-    warnings.warn(msg, stacklevel=4)
-    print_log(msg, logger='current', level=30)
+    print_log(msg, logger='current', level=30)  # once per process, as a log line
 
 
 def load_clip(model_name: str = 'RN50',
