@@ -50,3 +50,25 @@ def test_mmseg_train_then_test_with_out_show_dir_and_tta(tmp_path):
             plain_depth = depth
     # --tta (views averaged at full resolution) equals whole_flip (averaged at the head's resolution)
     assert np.abs(tta_depth.astype(int) - plain_depth.astype(int)).max() <= 1  # 1 mm: rounding to uint16
+
+
+@pytest.mark.skipif(not osp.isfile(osp.join(TOOLS, 'test.py')), reason='mmseg installed without its tools')
+def test_zero_shot_config_through_mmseg_test_with_an_init_checkpoint(tmp_path):
+    conv = osp.join(REPO, 'tools', 'model_converters', 'checkpoint_size.py')
+    zs = tiny_runner_cfg('configs/clipdepth/nyu_depthclip_zeroshot.py', work_dir=str(tmp_path / 'w'))
+    zs_path = str(tmp_path / 'zs.py')
+    zs.dump(zs_path)
+    out = subprocess.run([sys.executable, conv, zs_path, '--init', str(tmp_path / 'zs.pth')], capture_output=True,
+                         text=True, timeout=300, env=ENV)
+    assert out.returncode == 0, out.stderr[-3000:]
+    out = subprocess.run([sys.executable, osp.join(TOOLS, 'test.py'), zs_path, str(tmp_path / 'zs.pth'),
+                          '--work-dir', str(tmp_path / 't')], capture_output=True, text=True, timeout=300,
+                         cwd=str(tmp_path), env=ENV)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert 'abs_rel' in out.stdout + out.stderr
+    learned = tiny_runner_cfg('configs/clipdepth/nyu_baseline_learned7.py')
+    learned_path = str(tmp_path / 'l7.py')
+    learned.dump(learned_path)
+    out = subprocess.run([sys.executable, conv, learned_path, '--init', str(tmp_path / 'l7.pth')], capture_output=True,
+                         text=True, timeout=300, env=ENV)
+    assert out.returncode != 0 and 'learnable parameter' in out.stderr and not osp.exists(tmp_path / 'l7.pth')

@@ -59,12 +59,7 @@ test_dataloader = val_dataloader
 # mmseg's tools/test.py --tta: the test pipeline with the image and its mirror as two views, averaged by
 # DepthTTAModel (equals test_cfg.mode='whole_flip' up to float rounding)
 tta_model = dict(type='DepthTTAModel')
-tta_pipeline = test_pipeline[:-1] + [
-    dict(type='TestTimeAug',
-         transforms=[[dict(type='RandomFlip', prob=0.0, direction='horizontal'),
-                      dict(type='RandomFlip', prob=1.0, direction='horizontal')],
-                     [dict(type='PackSegInputs', meta_keys=meta_keys)]])
-]
+tta_pipeline = test_pipeline[:-1] + [dict(type='FlipTestTimeAug', meta_keys=meta_keys)]
 
 val_evaluator = dict(type='DepthEvalMetric', crop='eigen', min_depth=min_depth,
                      max_depth=max_depth)

@@ -1,5 +1,6 @@
 from .cut_depth_paste import CutDepthPaste
 from .depth_border_mask import DepthBorderMask
+from .flip_test_time_aug import FlipTestTimeAug
 from .image_only_crop import ImageOnlyCrop
 from .kb_crop import KBCrop
 from .load_depth_png import LoadDepthPNG
@@ -8,5 +9,5 @@ from .nyu_border_crop import NYUBorderCrop
 from .random_depth_rotate import RandomDepthRotate
 from .random_gamma_brightness_color import RandomGammaBrightnessColor
 
-__all__ = ['CutDepthPaste', 'DepthBorderMask', 'ImageOnlyCrop', 'KBCrop', 'LoadDepthPNG', 'LoadImageFromFileStrict',
+__all__ = ['CutDepthPaste', 'DepthBorderMask', 'FlipTestTimeAug', 'ImageOnlyCrop', 'KBCrop', 'LoadDepthPNG', 'LoadImageFromFileStrict',
            'NYUBorderCrop', 'RandomDepthRotate', 'RandomGammaBrightnessColor']
