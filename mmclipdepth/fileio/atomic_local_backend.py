@@ -21,6 +21,7 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(filepath) + '.', suffix='.tmp', dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()
@@ -41,6 +42,12 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @register_backend('atomic_local', force=True)
