@@ -27,11 +27,12 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
 @contextlib.contextmanager
 def seeded_rng(seed: int):
-    """Seed Python's, numpy's and torch's global generators for the block; restore their states after."""
+    """Seed Python's, numpy's and torch's global CPU generators for the block; restore their states after.
+    (``torch.default_generator`` only: ``torch.manual_seed`` would also reseed - and not restore - CUDA's.)"""
     py, npy, th = random.getstate(), np.random.get_state(), torch.get_rng_state()
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)
     try:
         yield
     finally:

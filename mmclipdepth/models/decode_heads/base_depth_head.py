@@ -43,7 +43,7 @@ class BaseDepthHead(BaseDecodeHead):
         self.min_depth = float(min_depth)
         self.max_depth = float(max_depth)
         # saved with the weights so a checkpoint records the range it was trained for (checked on load)
-        self.register_buffer('depth_range', torch.tensor([self.min_depth, self.max_depth], dtype=torch.float64))
+        self.register_buffer('depth_range', torch.tensor([self.min_depth, self.max_depth], dtype=torch.float32))
         self.align_corners = align_corners
         self.clamp_at_eval = clamp_at_eval
         self.ignore_index = 255
