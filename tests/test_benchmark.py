@@ -5,15 +5,20 @@ float64 isolates the maths: in float32 the 100 / 0.1 logit scale amplifies round
 for 77 vs 8 positions) to ~3e-5 relative on these tiny random models, which would hide a small real change.
 """
 import math
+import os.path as osp
+import sys
 
 import open_clip
 import pytest
 import torch
 
-from conftest import tiny_model_cfg
-from mmclipdepth.utils.benchmark import (ReferencePrompts, _clip_of, _extrapolate, assert_equivalent, build_model,
-                                         check_equivalence, make_batch, prepare_model_cfg, reference_text_features,
-                                         run_child, set_speedups)
+from conftest import REPO, tiny_model_cfg
+from mmclipdepth.testing.authors_step import ReferencePrompts, _clip_of, reference_text_features
+from mmclipdepth.testing.equivalence import (assert_equivalent, build_model, check_equivalence, make_batch,
+                                             prepare_model_cfg, set_speedups)
+
+sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
+from benchmark_harness import _extrapolate, run_child  # noqa: E402
 
 CONFIGS = [('baseline', 'learned-7'), ('404d', 'learned-20')]
 ALL_SPEEDUPS = ['channels_last', 'share_prefix']

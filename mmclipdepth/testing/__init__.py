@@ -9,6 +9,7 @@ from .reference_clip import (reference_image_trunk, reference_text_features, ref
                              reference_text_tower)
 from .reference_depthclip import (reference_bin_depth, reference_depth, reference_prompt_features,
                                   reference_silog)
+from . import authors_step, equivalence  # noqa: E402  (the authors' training step; comparisons with it)
 
 __all__ = ['reference_image_trunk', 'reference_text_features', 'reference_tokenize', 'reference_text_tower',
            'reference_bin_depth', 'reference_depth', 'reference_prompt_features', 'reference_silog']

@@ -1,0 +1,185 @@
+"""The package's training step against the authors' (``authors_step``): same weights, same batch; the speed-up
+options of the package's path; model and batch builders for such comparisons (tests and the benchmark)."""
+import contextlib
+import copy
+import warnings
+from typing import Dict, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .authors_step import ReferencePrompts, reference_autograd, reference_loss
+
+__all__ = ['SPEEDUPS', 'set_speedups', 'speedups_enabled', 'prepare_model_cfg', 'build_model', 'make_batch',
+           'learnable_params', 'optimised_loss', 'check_equivalence', 'assert_equivalent']
+
+#: opt-in speed-ups of the optimised path (same maths, equal up to float rounding): name -> (module, attribute)
+SPEEDUPS = {
+    'channels_last': ('backbone', 'channels_last'),  # CLIPPromptBackbone: NHWC trunk (oneDNN, no reorders)
+    'share_prefix': ('decode_head.text_encoder', 'share_prefix'),  # common prompt start encoded once
+}
+
+
+def set_speedups(model: nn.Module, names: Sequence[str], on: bool = True) -> dict:
+    """Switch the named ``SPEEDUPS`` on (or off) on a built model; returns the previous values."""
+    previous = {}
+    for name in names:
+        if name not in SPEEDUPS:
+            raise ValueError(f'unknown speed-up {name!r}; expected one of {sorted(SPEEDUPS)}')
+        path, attr = SPEEDUPS[name]
+        module = model
+        for part in path.split('.'):
+            module = getattr(module, part)
+        if not hasattr(module, attr):
+            raise ValueError(f'{type(module).__name__} has no {attr!r} option (speed-up {name!r})')
+        previous[name] = getattr(module, attr)
+        setattr(module, attr, on if not isinstance(on, dict) else on[name])
+    return previous
+
+
+@contextlib.contextmanager
+def speedups_enabled(model: nn.Module, names: Sequence[str]):
+    """The named ``SPEEDUPS`` on while inside, previous values restored after."""
+    previous = set_speedups(model, names, True)
+    try:
+        yield model
+    finally:
+        set_speedups(model, list(previous), previous)
+
+
+
+# ----------------------------------------------------------------------------------------------- building
+def prepare_model_cfg(model_cfg: dict, num_bins: Optional[int] = None, pretrained='none') -> dict:
+    """A copy of ``model_cfg`` with ``depth_tokens='learned-N'`` and the CLIP weights overridden.
+
+    ``pretrained``: ``'none'`` (random weights, the default for timing), ``'config'`` (keep the config's) or a
+    tag / checkpoint path.
+    """
+    cfg = copy.deepcopy(model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else dict(model_cfg))
+    head = cfg.get('decode_head') or {}
+    text = head.get('text_encoder')
+    if head.get('type') != 'BinWeightedDepthHead' or not isinstance(text, dict):
+        raise ValueError('the benchmark needs a model with decode_head.type=BinWeightedDepthHead and a '
+                         f"text_encoder dict, got decode_head.type={head.get('type')!r}")
+    if num_bins is not None:
+        if int(num_bins) < 1:
+            raise ValueError(f'--bins must be >= 1, got {num_bins}')
+        text['depth_tokens'] = f'learned-{int(num_bins)}'
+        if not isinstance(head.get('bins', 'linear'), str) or head.get('bins', 'linear') == 'depthclip':
+            head['bins'] = 'linear'  # a fixed list of centres cannot follow N
+    if pretrained != 'config':
+        value = None if pretrained in (None, 'none', 'None') else pretrained
+        for owner in (cfg.get('backbone') or {}, text):
+            if isinstance(owner.get('clip'), dict):
+                owner['clip']['pretrained'] = value
+    return cfg
+
+
+def build_model(model_cfg: dict, seed: int = 0, device: str = 'cpu') -> nn.Module:
+    """Build the estimator with a fixed seed (random CLIP weights and tokens are reproducible), train mode."""
+    import mmclipdepth  # noqa: F401  (registers the components)
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='.*RANDOMLY INITIALISED.*')
+        model = MODELS.build(model_cfg)
+    return model.to(device).train()
+
+
+def make_batch(batch: int, size: Sequence[int], min_depth: float, max_depth: float, seed: int = 0,
+               device='cpu', invalid_fraction: float = 0.1):
+    """Normalised random images (B, 3, H, W) and data samples with ``gt_depth_map`` in (min, max] metres,
+    ``invalid_fraction`` of the pixels set to 0 (invalid)."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    h, w = int(size[0]), int(size[1])
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(batch, 3, h, w, generator=gen)
+    depth = min_depth + (max_depth - min_depth) * (0.02 + 0.98 * torch.rand(batch, 1, h, w, generator=gen))
+    depth[torch.rand(batch, 1, h, w, generator=gen) < invalid_fraction] = 0
+    samples = []
+    for i in range(batch):
+        s = SegDataSample()
+        s.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), flip=False,
+                            padding_size=[0, 0, 0, 0]))
+        s.gt_depth_map = PixelData(data=depth[i].to(device))
+        samples.append(s)
+    return inputs.to(device), samples
+
+
+def learnable_params(model: nn.Module) -> Dict[str, Tensor]:
+    """Every trainable parameter (the learned tokens), by name."""
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if not params:
+        raise ValueError('the model has no trainable parameter (use learned-N depth tokens)')
+    return params
+
+
+def optimised_loss(model: nn.Module, inputs: Tensor, data_samples) -> Tensor:
+    """The package's training loss (``CLIPDepthEstimator.loss`` + mmengine's loss parsing)."""
+    loss, _ = model.parse_losses(model.loss(inputs, data_samples))
+    return loss
+
+
+
+# ----------------------------------------------------------------------------------------------- equivalence
+def _rel(a: Tensor, b: Tensor) -> float:
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    den = b.norm().item()
+    return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
+
+
+def check_equivalence(model: nn.Module, inputs: Tensor, data_samples, prompts: Optional[ReferencePrompts] = None,
+                      clip_grads: str = 'text', keep_reference_grads: bool = False) -> dict:
+    """Loss and token gradients of the optimised and the reference path on one batch, same weights.
+
+    BatchNorm buffers are restored after each path (train-mode BN updates its running statistics).
+    Returns ``loss_optimised``, ``loss_reference``, ``loss_rel_diff``, ``grad_rel_diff`` (per parameter,
+    ``||g_opt - g_ref|| / ||g_ref||``) and ``max_rel_diff``. With ``keep_reference_grads`` the reference
+    gradients stay in ``.grad`` (so an optimiser step can follow).
+    """
+    prompts = prompts or ReferencePrompts(model)
+    params = learnable_params(model)
+    saved = {n: b.detach().clone() for n, b in model.named_buffers()}
+
+    def restore():
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                b.copy_(saved[n])
+
+    for p in params.values():
+        p.grad = None
+    loss_o = optimised_loss(model, inputs, data_samples)
+    loss_o.backward()
+    grads_o = {n: p.grad.detach().clone() for n, p in params.items()}
+    for p in params.values():
+        p.grad = None
+    restore()
+    with reference_autograd(model, clip_grads):
+        loss_r = reference_loss(model, inputs, data_samples, prompts, clip_grads)
+        loss_r.backward()
+    grads_r = {n: p.grad.detach().clone() for n, p in params.items()}
+    if not keep_reference_grads:
+        for p in params.values():
+            p.grad = None
+    restore()
+    grad_rel = {n: _rel(grads_o[n], grads_r[n]) for n in params}
+    loss_rel = abs(loss_o.item() - loss_r.item()) / max(abs(loss_r.item()), 1e-30)
+    return dict(loss_optimised=loss_o.item(), loss_reference=loss_r.item(), loss_rel_diff=loss_rel,
+                grad_rel_diff=grad_rel, grad_norm={n: g.norm().item() for n, g in grads_r.items()},
+                max_rel_diff=max([loss_rel] + list(grad_rel.values())))
+
+
+def assert_equivalent(result: dict, rtol: float = 1e-5):
+    """Raise AssertionError naming the quantity when the two paths differ by more than ``rtol`` (relative)."""
+    bad = []
+    if not result['loss_rel_diff'] <= rtol:
+        bad.append(f"loss {result['loss_optimised']!r} vs reference {result['loss_reference']!r} "
+                   f"(rel diff {result['loss_rel_diff']:.3g})")
+    bad += [f'grad of {n}: rel diff {d:.3g}' for n, d in result['grad_rel_diff'].items() if not d <= rtol]
+    if bad:
+        raise AssertionError(f'optimised and reference paths differ by more than {rtol:g}: ' + '; '.join(bad))
+
+
