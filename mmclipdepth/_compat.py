@@ -19,6 +19,7 @@ import os.path as osp
 import pickle
 import sys
 import types
+import warnings
 import zipfile
 
 import torch
@@ -86,11 +87,9 @@ def _install_mmcv_ops_standin() -> bool:
 
 MMCV_OPS_STANDIN = _install_mmcv_ops_standin()
 if MMCV_OPS_STANDIN:
-    import warnings
     # mmcv-lite has no compiled deformable attention; mmcv warns about it on every import of its transformer
     # bricks, though nothing here uses it (a compiled op that is called still raises a clear error)
     warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-import warnings  # noqa: E402
 # the configs include mmseg's SegVisualizationHook with draw=False (tools/test.py --show-dir turns it on); mmseg
 # warns about that setting every time
 warnings.filterwarnings('ignore', message='The draw is False, it means that the hook for visualization')

@@ -22,7 +22,6 @@ from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from mmseg.registry import MODELS
 
-from ..models.utils.checkpoint_guard import CheckpointMismatchError
 from ..utils.checkpoint_io import (checkpoint_keys, checkpoint_state_dict, holds_clip_weights,
                                    set_clip_pretrained_none)
 
@@ -130,8 +129,8 @@ def init_depth_model(config: Union[str, Path, Config],
     The checkpoint goes through the model's checkpoint check (``mmclipdepth.models.utils.checkpoint_guard``):
     every learnable parameter present with the right shape, config-derived values (bins, depth range) equal
     to the config's, else ``CheckpointMismatchError`` naming the file. Checkpoints written by
-    ``tools/train.py`` contain the frozen CLIP weights too; then CLIP is built with random weights and filled
-    from the checkpoint (no download), and every model key must be present.
+    ``tools/train.py`` with ``save_frozen=True`` contain the frozen CLIP weights too; then CLIP is built with
+    random weights and filled from the checkpoint (no download), which must then hold every model tensor.
 
     The model gets ``model.cfg`` (the merged config) and ``model.inference_pipeline_cfg`` (the test
     pipeline without ground-truth loading, see ``build_inference_pipeline``).
@@ -152,13 +151,6 @@ def init_depth_model(config: Union[str, Path, Config],
     model, clip_from_ckpt = build_model_for_checkpoint(cfg, checkpoint)
 
     if ckpt_state is not None:
-        if clip_from_ckpt:
-            missing = [k for k in model.state_dict() if k not in ckpt_state
-                       and not any(k.endswith('.' + b) or k == b for b in ('depth_range', ))]
-            if missing:
-                raise CheckpointMismatchError(
-                    f'checkpoint {checkpoint!r} carries CLIP weights but lacks {len(missing)} model key(s) '
-                    f'{missing[:8]}: it does not belong to config {getattr(cfg, "filename", None)!r}')
         _load_checkpoint_to_model(model, ckpt_state, strict=False)  # the model's checkpoint check runs here
         print_log(f'Loaded checkpoint {checkpoint}' + (' (CLIP weights included)' if clip_from_ckpt else ''),
                   logger='current')

@@ -47,9 +47,8 @@ class CLIPDepthEstimator(DepthEstimator):
         text = getattr(head, 'text_encoder', None)
         core = getattr(text, 'core', None)
         width = getattr(self.backbone, 'out_channels', None)
-        if core is None or not isinstance(width, int) or getattr(head, 'proj', None) is not None \
-                or not hasattr(head, 'proj'):
-            return
+        if core is None or not isinstance(width, int) or getattr(head, 'proj', True) is not None:
+            return  # no text tower, unknown width, or a projection between the two
         if width != core.embed_dim:
             raise ValueError(
                 f'the image tower ({type(self.backbone).__name__}) gives {width}-d features but the text tower of '
@@ -98,7 +97,7 @@ class CLIPDepthEstimator(DepthEstimator):
 
     def loss(self, inputs: Tensor, data_samples):
         if self.training and self.weights_source is None:
-            self.weights_source = 'training'  # (DDP wrappers call loss() without the module's train_step)
+            self.weights_source = 'training'  # every training path (DDP wrappers too) ends in loss()
         self.check_input_size(inputs, data_samples)
         return super().loss(inputs, data_samples)
 
@@ -119,7 +118,6 @@ class CLIPDepthEstimator(DepthEstimator):
         """mmengine's train step; with no trainable parameter only the forward pass runs (the human-word
         controls of Auty et al. Table 3 still update CLIP's BatchNorm statistics in faithful ``bn_mode='train'``,
         docs/fidelity.md)."""
-        self.weights_source = 'training'
         if any(p.requires_grad for p in self.parameters()):
             return super().train_step(data, optim_wrapper)
         with optim_wrapper.optim_context(self), torch.no_grad():

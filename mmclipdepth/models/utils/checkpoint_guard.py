@@ -7,6 +7,8 @@ is copied in:
 
 - every learnable parameter must be present with the model's shape, and no tensor may have another shape
   (mmengine's non-strict loading would otherwise skip it with a log line and evaluate random tokens);
+- a checkpoint that carries frozen weights (a full one) must carry every model tensor but the
+  config-derived ones;
 - config-derived buffers (``config_buffers`` of a module, e.g. the bin centres and the depth range) are
   recomputed from the config, never taken from a checkpoint: a checkpoint whose saved values disagree is
   refused, naming both (a KITTI checkpoint in an NYU config, ``bins='log'`` over a linear checkpoint);
@@ -72,6 +74,13 @@ def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
             f'{" ..." if len(missing) > 6 else ""}; {len(wrong)} shape mismatch(es) {wrong[:6]}'
             f'{" ..." if len(wrong) > 6 else ""}.')
     carries_frozen = any(k in state for k in frozen)
+    if carries_frozen:  # a full checkpoint: the weights the model was built with are all replaced
+        config_keys = set(_config_buffer_keys(model))
+        lacking = [k for k in own if k not in state and k not in config_keys and k not in learnable]
+        if lacking:
+            raise CheckpointMismatchError(
+                f'checkpoint {source} carries frozen weights but lacks {len(lacking)} other model tensor(s) '
+                f'{lacking[:6]}{" ..." if len(lacking) > 6 else ""}: it does not belong to this config.')
     bad = []
     for key, value in _config_buffer_keys(model).items():
         saved = state.get(key)

@@ -5,6 +5,7 @@
 instance, so the image tower used by the backbone and the text tower used by the head come from one load.
 """
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -73,6 +74,20 @@ def _peek_state_dict_keys(path: str) -> Optional[set]:
     return set(obj) if isinstance(obj, dict) else None
 
 
+def _local_format(path: str) -> str:
+    """'torchscript' (OpenAI's released archives), 'openai' (an OpenAI-format state dict) or 'other'; read
+    once per file version (the activation check and the load both ask)."""
+    st = os.stat(path)
+    return _local_format_cached(osp.abspath(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _local_format_cached(path: str, mtime_ns: int, size: int) -> str:
+    if _is_torchscript_archive(path):
+        return 'torchscript'
+    return 'openai' if _OPENAI_KEYS & (_peek_state_dict_keys(path) or set()) else 'other'
+
+
 def weights_quick_gelu(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict] = None
                        ) -> Tuple[Optional[bool], str]:
     """The text activation the weights were trained with: (True = QuickGELU, False = GELU, None = unknown), why.
@@ -95,10 +110,10 @@ def weights_quick_gelu(model_name: str, pretrained: Optional[str], arch_cfg: Opt
     path = osp.expanduser(pretrained)
     if not osp.isfile(path):
         raise FileNotFoundError(f'CLIP pretrained checkpoint file {pretrained!r} does not exist. ' + _HOW_TO_SUPPLY)
-    if _is_torchscript_archive(path):
+    kind = _local_format(path)
+    if kind == 'torchscript':
         return True, f'{pretrained!r} is an OpenAI TorchScript archive'
-    keys = _peek_state_dict_keys(path)
-    if keys is not None and _OPENAI_KEYS & keys:
+    if kind == 'openai':
         return True, f'{pretrained!r} is an OpenAI-format state dict'
     return None, f'file {pretrained!r} (an open_clip-format state dict does not record its activation)'
 
@@ -201,9 +216,10 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
             with _quiet_random_notice():  # the weights are loaded right below
                 model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
         try:
-            if _is_torchscript_archive(path):
+            kind = _local_format(path)
+            if kind == 'torchscript':
                 model.load_state_dict(_load_torchscript_state_dict(path))
-            elif _OPENAI_KEYS & (_peek_state_dict_keys(path) or set()):
+            elif kind == 'openai':
                 # OpenAI-format state dict: open_clip's key names plus three metadata entries
                 sd = open_clip.factory.load_state_dict(path)
                 model.load_state_dict({k: v.float() if v.is_floating_point() else v
