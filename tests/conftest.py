@@ -65,11 +65,16 @@ def tiny_runner_cfg(config='configs/clipdepth/nyu_baseline_learned7.py', work_di
         cfg[key] = samples[key]
     cfg.train_dataloader.batch_size = batch_size
     cfg.model.backbone.clip = dict(TINY_CLIP)
-    if 'text_encoder' in cfg.model.decode_head:
-        cfg.model.decode_head.text_encoder.clip = dict(TINY_CLIP)
+    # a MultiVariantDepthEstimator (a sweep config) has one head per variant, each with its own schedule
+    heads = cfg.model.decode_heads.values() if 'decode_heads' in cfg.model else [cfg.model.decode_head]
+    for head in heads:
+        if head.get('text_encoder'):
+            head.text_encoder.clip = dict(TINY_CLIP)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-    for sched in cfg.param_scheduler:
-        sched.update(by_epoch=False, total_steps=max_iters, convert_to_iter_based=False)
+    schedules = cfg.param_scheduler.values() if isinstance(cfg.param_scheduler, dict) else [cfg.param_scheduler]
+    for schedule in schedules:
+        for sched in schedule:
+            sched.update(by_epoch=False, total_steps=max_iters, convert_to_iter_based=False)
     cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook', by_epoch=False, interval=max_iters)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.log_processor = dict(by_epoch=False)

@@ -32,9 +32,11 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = load_runner_config(args.config, args.cfg_options, args.launcher, args.work_dir)
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.amp:  # mmseg's --amp; a sweep (MultiVariantDepthEstimator) has one optim wrapper per variant
+        wrappers = cfg.optim_wrapper.get('variants', {'': cfg.optim_wrapper})
+        for wrapper in wrappers.values():
+            wrapper.type = 'AmpOptimWrapper'
+            wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume or cfg.get('resume', False)
     runner = Runner.from_cfg(cfg)
     runner.train()

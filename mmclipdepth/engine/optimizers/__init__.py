@@ -1,3 +1,4 @@
 from .frozen_aware_constructor import FrozenAwareOptimWrapperConstructor
+from .multi_variant_constructor import MultiVariantOptimWrapperConstructor
 
-__all__ = ['FrozenAwareOptimWrapperConstructor']
+__all__ = ['FrozenAwareOptimWrapperConstructor', 'MultiVariantOptimWrapperConstructor']

@@ -152,6 +152,8 @@ class DepthEvalMetric(BaseMetric):
             ``depth_scale_factor``, default 1000 = millimetres); ``format_only`` writes without computing.
         Pixels outside a sample's ``img_crop_box`` (``ImageOnlyCrop``) are never counted: nothing was
         predicted there.
+        pred_key (str): the data-sample field holding the prediction (default ``pred_depth_map``; a
+            ``MultiVariantDepthEstimator`` stores variant ``v``'s as ``pred_depth_map_v``).
         collect_device, prefix: see :class:`mmengine.evaluator.BaseMetric`.
     """
 
@@ -167,12 +169,14 @@ class DepthEvalMetric(BaseMetric):
                  output_dir: Optional[str] = None,
                  format_only: bool = False,
                  depth_scale_factor: float = 1000.0,
+                 pred_key: str = 'pred_depth_map',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
         kwargs.pop('keep_results', None)  # mmseg's tools/test.py --out sets it for its own metrics
         super().__init__(collect_device=collect_device, prefix=prefix, **kwargs)
         self.output_dir = output_dir
+        self.pred_key = str(pred_key)
         self.format_only = bool(format_only)
         self.depth_scale_factor = float(depth_scale_factor)
         if format_only and not output_dir:
@@ -218,7 +222,7 @@ class DepthEvalMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
-            pred = _field(sample, 'pred_depth_map')
+            pred = _field(sample, self.pred_key)
             gt = _field(sample, 'gt_depth_map')
             name = _meta(sample, 'img_path', '<image>')
             if self.output_dir is not None and pred is not None:
@@ -226,9 +230,9 @@ class DepthEvalMetric(BaseMetric):
             if self.format_only:
                 continue
             if pred is None or gt is None:
-                raise KeyError(f'DepthEvalMetric needs pred_depth_map and gt_depth_map in every '
+                raise KeyError(f'DepthEvalMetric needs {self.pred_key} and gt_depth_map in every '
                                f'data sample; {name!r} lacks '
-                               f"{'pred_depth_map' if pred is None else 'gt_depth_map'}")
+                               f"{self.pred_key if pred is None else 'gt_depth_map'}")
             errors = self.evaluate_image(pred, gt, name, _meta(sample, 'img_crop_box'))
             if errors is None:
                 self.results.append(dict(img_path=name, skipped=True))

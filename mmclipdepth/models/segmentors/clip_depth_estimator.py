@@ -32,6 +32,10 @@ class CLIPDepthEstimator(DepthEstimator):
                 kwargs[key] = ConfigDict(kwargs[key])  # mmseg reads e.g. test_cfg.stride as attributes
         with shared_clip_scope():
             super().__init__(*args, **kwargs)
+        self._finish_init()
+
+    def _finish_init(self):
+        """Checks and hooks every estimator of this family sets up once its parts are built."""
         mode = self.test_cfg.get('mode', 'whole') if self.test_cfg else 'whole'
         if mode not in _MODES:
             raise ValueError(f'test_cfg.mode must be one of {_MODES}, got {mode!r}')
@@ -40,10 +44,10 @@ class CLIPDepthEstimator(DepthEstimator):
         self.weights_source = None
         self.register_load_state_dict_pre_hook(self._check_checkpoint)
 
-    def _check_towers(self):
+    def _check_towers(self, head=None):
         """Image features and text features must live in one space: refuse, at build time, a backbone whose
         feature width differs from the text tower's when the head has no projection between them."""
-        head = self.decode_head
+        head = self.decode_head if head is None else head
         text = getattr(head, 'text_encoder', None)
         core = getattr(text, 'core', None)
         width = getattr(self.backbone, 'out_channels', None)

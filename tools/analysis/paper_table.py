@@ -1,0 +1,127 @@
+"""Write a sweep's results in the paper's table layout, published numbers beside ours (Markdown).
+
+    python tools/analysis/paper_table.py WORK_DIR [--config CONFIG] [--metrics FILE] [--out FILE]
+
+``WORK_DIR`` is where ``tools/train.py`` / ``tools/test.py`` ran a sweep config (``configs/*/sweeps/``): the
+config is the one mmengine dumped there (or ``--config``), the metrics the last evaluation logged there
+(``*/vis_data/scalars.json`` after validation, ``*/<timestamp>.json`` after ``tools/test.py``; or
+``--metrics``, a JSON object ``{"<variant>/<metric>": value}``). Every table of the config's
+``paper_tables`` with a row among the run's variants is written, each cell ``paper / ours``; variants that
+no published table holds follow in a table of their own. Writes ``WORK_DIR/paper_table.md`` (or ``--out``)
+and prints it.
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+import sys
+
+from mmengine.config import Config
+
+LABELS = dict(abs_rel='Abs', sq_rel='SqRel', rmse='RMS', rmse_log='RMSE log', rmse_log_unrooted='RMSL',
+              log10='log10', silog='SILog', d1='δ1', d2='δ2', d3='δ3')
+DEFAULT_COLUMNS = ['abs_rel', 'sq_rel', 'rmse', 'rmse_log_unrooted', 'log10', 'd1', 'd2', 'd3']
+
+
+def find_config(work_dir: str) -> str:
+    found = [p for p in glob.glob(osp.join(work_dir, '*.py'))]
+    if len(found) != 1:
+        raise FileNotFoundError(f'{work_dir}: expected the one config mmengine dumps there, found {len(found)} '
+                                f'.py files {found[:3]}; pass --config')
+    return found[0]
+
+
+def _records(path: str):
+    with open(path, encoding='utf-8') as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{path}, line {n}: not JSON ({e})') from None
+
+
+def find_metrics(work_dir: str, variants) -> tuple:
+    """(metrics, file) of the last logged evaluation that holds metrics of these variants."""
+    files = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')) + glob.glob(
+        osp.join(work_dir, '*', '*.json'))
+    best = None
+    for path in sorted(files, key=osp.getmtime):
+        for record in _records(path):
+            if any(f'{v}/abs_rel' in record for v in variants):
+                best = (record, path)
+    if best is None:
+        raise FileNotFoundError(f'{work_dir}: no logged evaluation with metrics of the variants {list(variants)} '
+                                '(run tools/test.py on the sweep checkpoint, or pass --metrics)')
+    return best
+
+
+def _cell(value) -> str:
+    return '-' if value is None else f'{value:.3f}'
+
+
+def render(cfg: Config, metrics: dict, source: str) -> str:
+    variants = list(cfg.model.decode_heads)
+    ours = lambda v, k: metrics.get(f'{v}/{k}')  # noqa: E731
+    lines = [f'Each cell: published / this run ({source}).', '']
+    covered = set()
+    for table in cfg.get('paper_tables', []):
+        rows = [r for r in table['rows'] if r[1] in variants]
+        if not rows:
+            continue
+        cols = list(table['columns'])
+        lines += [f"### {table['name']}: {table['caption']}", '',
+                  '| row | config | ' + ' | '.join(LABELS.get(c, c) for c in cols) + ' |',
+                  '|---|---|' + '---|' * len(cols)]
+        for label, variant, published in table['rows']:
+            covered.add(variant)
+            cells = [f'{_cell(p)} / {_cell(ours(variant, c))}' for c, p in zip(cols, published)]
+            lines.append(f'| {label} | `{variant}`{"" if variant in variants else " (not in this run)"} | '
+                         + ' | '.join(cells) + ' |')
+        lines.append('')
+    rest = [v for v in variants if v not in covered]
+    if rest:
+        lines += ['### Variants without a published table', '',
+                  '| config | ' + ' | '.join(LABELS[c] for c in DEFAULT_COLUMNS) + ' |',
+                  '|---|' + '---|' * len(DEFAULT_COLUMNS)]
+        lines += [f'| `{v}` | ' + ' | '.join(_cell(ours(v, c)) for c in DEFAULT_COLUMNS) + ' |' for v in rest]
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('work_dir')
+    p.add_argument('--config', help='the sweep config (default: the one dumped in WORK_DIR)')
+    p.add_argument('--metrics', help='a JSON file {"<variant>/<metric>": value} (default: the last logged)')
+    p.add_argument('--out', help='default WORK_DIR/paper_table.md')
+    args = p.parse_args(argv)
+    if not osp.isdir(args.work_dir):
+        sys.exit(f'error: work dir {args.work_dir!r} does not exist')
+    try:
+        cfg = Config.fromfile(args.config or find_config(args.work_dir))
+        if cfg.model.get('type') != 'MultiVariantDepthEstimator':
+            raise ValueError(f'the config is not a sweep (model.type {cfg.model.get("type")!r})')
+        variants = list(cfg.model.decode_heads)
+        if args.metrics:
+            with open(args.metrics, encoding='utf-8') as f:
+                metrics, source = json.load(f), args.metrics
+        else:
+            metrics, source = find_metrics(args.work_dir, variants)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        sys.exit(f'error: {e}')
+    missing = [v for v in variants if f'{v}/abs_rel' not in metrics]
+    if missing:
+        sys.exit(f'error: {source} has no metrics of the variant(s) {missing}')
+    text = render(cfg, metrics, osp.relpath(source, args.work_dir) if not args.metrics else source)
+    out = args.out or osp.join(args.work_dir, 'paper_table.md')
+    with open(out, 'w', encoding='utf-8') as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Split a multi-variant (sweep) checkpoint into ordinary single-variant checkpoints.
+
+    python tools/model_converters/split_variants.py SWEEP_CONFIG CHECKPOINT --out-dir DIR [--variants a b]
+
+For each variant ``name`` of the sweep (``MultiVariantDepthEstimator``) it writes ``DIR/<name>.pth``: the
+shared trunk's tensors (its BatchNorm statistics included) and that variant's head, renamed ``decode_head.*``,
+with the sweep checkpoint's meta plus ``variant`` and ``sweep_checkpoint``. The result is a checkpoint of the
+variant's own config (``variant_configs`` of the sweep, printed), loaded by ``tools/test.py``, the API and the
+demo with the usual checks (bins, depth range, CLIP digest). Optimiser and scheduler states are not carried:
+a split checkpoint is for evaluation and inference (resume the sweep itself to keep training).
+"""
+import argparse
+import io
+import os
+import os.path as osp
+import sys
+from collections import OrderedDict
+
+import torch
+from mmengine.config import Config
+
+import mmclipdepth  # noqa: F401
+from mmclipdepth._compat import safe_torch_load
+from mmclipdepth.fileio.atomic_local_backend import atomic_write
+from mmclipdepth.utils import checkpoint_state_dict
+
+
+def split_state(state: dict, variants) -> 'OrderedDict[str, OrderedDict]':
+    """{variant: single-variant state dict} of a ``MultiVariantDepthEstimator`` state dict."""
+    out = OrderedDict((name, OrderedDict()) for name in variants)
+    found = set()
+    for key, value in state.items():
+        if key.startswith('decode_heads.'):
+            name, rest = key[len('decode_heads.'):].split('.', 1)
+            found.add(name)
+            if name in out:
+                out[name]['decode_head.' + rest] = value
+        else:
+            for sd in out.values():
+                sd[key] = value
+    lacking = [n for n in variants if n not in found]
+    if lacking:
+        raise KeyError(f'the checkpoint has no head for the variant(s) {lacking} (it has {sorted(found)})')
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('config', help='the sweep config the checkpoint was trained with')
+    p.add_argument('checkpoint')
+    p.add_argument('--out-dir', required=True)
+    p.add_argument('--variants', nargs='+', help='only these variants (default: all)')
+    args = p.parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if cfg.model.get('type') != 'MultiVariantDepthEstimator':
+        sys.exit(f'error: {args.config} is not a sweep config (model.type is {cfg.model.get("type")!r}, '
+                 "expected 'MultiVariantDepthEstimator')")
+    names = list(cfg.model.decode_heads)
+    wanted = args.variants or names
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        sys.exit(f'error: {unknown} are not variants of {args.config} (its variants: {names})')
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'error: checkpoint {args.checkpoint!r} does not exist')
+    raw = safe_torch_load(args.checkpoint, map_location='cpu')
+    try:
+        states = split_state(checkpoint_state_dict(raw), wanted)
+    except KeyError as e:
+        sys.exit(f'error: {args.checkpoint}: {e.args[0]}')
+    meta = dict(raw.get('meta', {})) if isinstance(raw, dict) else {}
+    sources = cfg.get('variant_configs', {})
+    os.makedirs(args.out_dir, exist_ok=True)
+    for name, state in states.items():
+        out = dict(state_dict=state, meta=dict(meta, variant=name, sweep_checkpoint=osp.abspath(args.checkpoint)))
+        buf = io.BytesIO()
+        torch.save(out, buf)
+        path = osp.join(args.out_dir, name + '.pth')
+        atomic_write(buf.getvalue(), path)
+        print(f'{path}  (config: {sources.get(name, "the variant config")})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
