@@ -30,5 +30,11 @@ setup(
         'transformers',
         'peft',
     ],
-    extras_require={'tests': ['pytest']},
+    extras_require={
+        'tests': ['pytest'],
+        # tools/deployment/export_onnx.py, mmclipdepth.apis.OnnxDepthModel
+        'deploy': ['onnx', 'onnxruntime', 'onnxscript'],
+        # demo/web_demo.py, and its browser test (with the system's chromium)
+        'demo': ['gradio>=5,<7', 'playwright'],
+    },
 )

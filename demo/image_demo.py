@@ -1,6 +1,7 @@
 """Predict metric depth for images and write depth images, 16-bit PNGs, .npy files and point clouds.
 
     python demo/image_demo.py CONFIG [CHECKPOINT] INPUT --out-dir DIR [--device cpu] [--colorbar]
+    python demo/image_demo.py MODEL.onnx INPUT --out-dir DIR ...     (exported: tools/deployment/export_onnx.py)
         [--cmap magma_r] [--vmin M --vmax M] [--intrinsics FX FY CX CY | --focal F] [--png-scale 1000]
 
 INPUT is an image file, a folder (its image files, not recursive) or a quoted glob
@@ -44,7 +45,7 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '
 def parse_args(argv=None):
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Monocular depth demo: depth images, 16-bit PNGs, .npy, .ply')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', help='config file, or an exported MODEL.onnx (its MODEL.json beside it)')
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='checkpoint file from tools/train.py (omit for zero-shot configs)')
     parser.add_argument('--allow-untrained', action='store_true',
@@ -130,8 +131,7 @@ def run(args) -> List[dict]:
     from mmengine.utils import ProgressBar
 
     from mmclipdepth.apis import (backproject_depth, colorize_depth, depth_to_png16, inference_depth,
-                                  init_depth_model, intrinsics_for_prediction, render_depth_colorbar,
-                                  write_ply)
+                                  intrinsics_for_prediction, load_depth_model, render_depth_colorbar, write_ply)
     from mmclipdepth.apis.depth_outputs import imwrite_rgb
 
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
@@ -154,8 +154,11 @@ def run(args) -> List[dict]:
                                     'skipped')
     names = output_names(files)
     os.makedirs(args.out_dir, exist_ok=True)
-    model = init_depth_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
-                             allow_untrained=args.allow_untrained)
+    if args.config.endswith('.onnx'):  # an exported model (tools/deployment/export_onnx.py), run by onnxruntime
+        model = load_depth_model(args.config, args.checkpoint)
+    else:
+        model = load_depth_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
+                                 allow_untrained=args.allow_untrained)
 
     import cv2
     png_suffix = '_depth_mm.png' if args.png_scale == 1000 else f'_depth_x{args.png_scale:g}.png'

@@ -26,6 +26,7 @@ ALL_SPEEDUPS = ['channels_last', 'share_prefix']
 
 def _model_and_batch(template, depth_tokens, dtype=torch.float64, batch=2, size=(64, 96)):
     model = build_model(prepare_model_cfg(tiny_model_cfg(template=template, depth_tokens=depth_tokens)))
+    set_speedups(model, ALL_SPEEDUPS, False)  # the plain path; tests switch the speed-ups on where they say so
     model = model.to(dtype)
     inputs, samples = make_batch(batch, size, 1e-3, 10.0, seed=3)
     for s in samples:

@@ -83,9 +83,15 @@ def test_python_snippet_runs(tmp_path, code):
     torch.manual_seed(0)
     ckpt = tmp_path / 'epoch_25.pth'
     torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(), meta={}), ckpt)
+    frame = osp.join(DATA, 'nyu', 'sync', 'basement_0001a', 'rgb_00000.jpg')
+    if "OnnxDepthModel('nyu_404d_learned7.onnx')" in code:  # an exported model of the tiny checkpoint
+        from mmclipdepth.apis import export_onnx, init_depth_model
+        onnx = str(tmp_path / 'nyu_404d_learned7.onnx')
+        export_onnx(init_depth_model(str(cfg_path), str(ckpt)), onnx, [frame])
+        code = code.replace("'nyu_404d_learned7.onnx'", repr(onnx))
     code = (code.replace("'configs/clipdepth/nyu_baseline_learned7.py'", repr(str(cfg_path)))
                 .replace("'work_dirs/nyu/epoch_25.pth'", repr(str(ckpt)))
-                .replace("'kitchen.jpg'", repr(osp.join(DATA, 'nyu', 'sync', 'basement_0001a', 'rgb_00000.jpg'))))
+                .replace("'kitchen.jpg'", repr(frame)))
     scope = {}
     exec(compile(code, 'snippet', 'exec'), scope)
     assert scope['depth'].shape == (480, 640)

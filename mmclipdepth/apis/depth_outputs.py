@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 __all__ = ['colorize_depth', 'render_depth_colorbar', 'depth_to_png16', 'backproject_depth', 'write_ply',
-           'intrinsics_for_prediction']
+           'intrinsics_for_prediction', 'write_glb_points']
 
 
 def _range(depth: np.ndarray, vmin: Optional[float], vmax: Optional[float]) -> Tuple[float, float]:
@@ -118,6 +118,38 @@ def write_ply(path: str, points: np.ndarray, colors: np.ndarray, binary: bool = 
             lines = [f'{x:.6g} {y:.6g} {z:.6g} {r} {g} {b}'
                      for (x, y, z), (r, g, b) in zip(points.tolist(), colors.tolist())]
             f.write(('\n'.join(lines) + ('\n' if lines else '')).encode('ascii'))
+
+
+def write_glb_points(path: str, points: np.ndarray, colors: np.ndarray) -> None:
+    """Write a coloured point cloud as binary glTF 2.0 (``.glb``, one primitive in POINTS mode, RGBA vertex
+    colours), which web viewers (the Gradio demo's 3D view) display. Camera-frame points (x right, y down,
+    z forward) are turned into glTF's frame (y up, looking down -z): (x, -y, -z)."""
+    import json
+    import struct
+    points = np.asarray(points, dtype=np.float32).reshape(-1, 3) * np.array([1, -1, -1], np.float32)
+    colors = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
+    if len(points) != len(colors) or not len(points):
+        raise ValueError(f'{len(points)} points and {len(colors)} colours: need as many, at least one')
+    rgba = np.concatenate([colors, np.full((len(colors), 1), 255, np.uint8)], 1)
+    pos, col = points.tobytes(), rgba.tobytes()
+    gltf = dict(
+        asset=dict(version='2.0', generator='mmclipdepth'), scene=0, scenes=[dict(nodes=[0])],
+        nodes=[dict(mesh=0)], meshes=[dict(primitives=[dict(attributes=dict(POSITION=0, COLOR_0=1), mode=0)])],
+        buffers=[dict(byteLength=len(pos) + len(col))],
+        bufferViews=[dict(buffer=0, byteOffset=0, byteLength=len(pos)),
+                     dict(buffer=0, byteOffset=len(pos), byteLength=len(col))],
+        accessors=[dict(bufferView=0, componentType=5126, count=len(points), type='VEC3',
+                        min=points.min(0).tolist(), max=points.max(0).tolist()),
+                   dict(bufferView=1, componentType=5121, normalized=True, count=len(points), type='VEC4')])
+    text = json.dumps(gltf, separators=(',', ':')).encode()
+    text += b' ' * (-len(text) % 4)
+    binary = pos + col
+    binary += b'\0' * (-len(binary) % 4)
+    total = 12 + 8 + len(text) + 8 + len(binary)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<III', 0x46546C67, 2, total))
+        f.write(struct.pack('<II', len(text), 0x4E4F534A) + text)
+        f.write(struct.pack('<II', len(binary), 0x004E4942) + binary)
 
 
 def imwrite_rgb(path: str, rgb: np.ndarray) -> None:

@@ -26,7 +26,7 @@ from ..utils.checkpoint_io import (checkpoint_keys, checkpoint_state_dict, holds
                                    set_clip_pretrained_none)
 
 __all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'build_model_for_checkpoint',
-           'ANNOTATION_TRANSFORMS']
+           'ANNOTATION_TRANSFORMS', 'load_depth_model']
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
 
@@ -178,6 +178,17 @@ def init_depth_model(config: Union[str, Path, Config],
     model.to(device)
     model.eval()
     return model
+
+
+def load_depth_model(model: str, checkpoint: Optional[str] = None, **kwargs):
+    """A config (+ checkpoint) through ``init_depth_model``, or an exported ``.onnx`` file (its JSON beside it)
+    through ``OnnxDepthModel``: the demos take either, and ``inference_depth`` runs both."""
+    if str(model).endswith('.onnx'):
+        if checkpoint is not None:
+            raise ValueError(f'{model} is an exported model (its weights are in it): give no checkpoint')
+        from .onnx_depth_model import OnnxDepthModel
+        return OnnxDepthModel(str(model))
+    return init_depth_model(model, checkpoint, **kwargs)
 
 
 def _pipeline(model, from_ndarray: bool) -> Compose:

@@ -296,6 +296,9 @@ def run_child(spec: dict) -> dict:
     device = spec.get('device', 'cpu')
     model_cfg = prepare_model_cfg(spec['model_cfg'], spec.get('bins'), spec.get('pretrained', 'none'))
     model = build_model(model_cfg, seed=spec.get('seed', 0), device=device)
+    # the plain path is measured with every speed-up off (the configs default to channels_last + share_prefix);
+    # the named ones are then switched on
+    set_speedups(model, list(SPEEDUPS), False)
     set_speedups(model, spec.get('speedups', ()))
     head = model.decode_head
     inputs, samples = make_batch(spec['batch'], spec['size'], head.min_depth, head.max_depth,

@@ -141,12 +141,14 @@ class CLIPDepthEstimator(DepthEstimator):
         """mmseg's postprocessing (remove padding, undo flips, resize to ``ori_shape``), except for samples
         whose image was cropped alone (``img_crop_box``, see ``ImageOnlyCrop``): their prediction is pasted at
         the box into a zero ``ori_shape`` frame, as DepthCLIP's evaluation does; the metric ignores the rest."""
+        # (DepthEstimator's method named, not super(): an exported model's runner reuses this with only an
+        # ``align_corners`` attribute, see mmclipdepth.apis.OnnxDepthModel)
         if data_samples is None or not any('img_crop_box' in ds.metainfo for ds in data_samples):
-            return super().postprocess_result(depth, data_samples)
+            return DepthEstimator.postprocess_result(self, depth, data_samples)
         from mmengine.structures import PixelData
         plain = [i for i, ds in enumerate(data_samples) if 'img_crop_box' not in ds.metainfo]
         if plain:
-            super().postprocess_result(depth[plain], [data_samples[i] for i in plain])
+            DepthEstimator.postprocess_result(self, depth[plain], [data_samples[i] for i in plain])
         for i, ds in enumerate(data_samples):
             meta = ds.metainfo
             if 'img_crop_box' not in meta:

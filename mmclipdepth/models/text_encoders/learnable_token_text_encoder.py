@@ -69,7 +69,7 @@ class LearnableTokenTextEncoder(CachedTextEncoder):
     Only positions up to the longest prompt's end token are encoded (exact, docs/fidelity.md). ``share_prefix=True``
     encodes the start that every prompt shares (e.g. ``SOT This object appears to be``, or the learned context
     of ``404d``) once and only each prompt's remainder per bin (``CLIPTextCore.forward_shared_prefix``; same
-    maths, equal up to float rounding, ~4x less text compute at 256 bins; off by default). While nothing
+    maths, equal up to float rounding, ~4x less text compute at 256 bins; on by default). While nothing
     learnable can change (no learnable tokens, eval, or no grad) the features are cached; the cache key is
     the learnable tensors' storage and version counters, so any optimiser step or state load refreshes it.
     """
@@ -84,7 +84,7 @@ class LearnableTokenTextEncoder(CachedTextEncoder):
                  text_norm: str = 'auty_frobenius',
                  truncate: bool = True,  # False: all 77 positions, as the authors' code
                  cache: bool = True,
-                 share_prefix: bool = False,
+                 share_prefix: bool = True,
                  clip_model: Optional[nn.Module] = None):
         super().__init__()
         if text_norm not in ('depthclip', 'auty_frobenius'):

@@ -1,0 +1,271 @@
+"""ONNX export of a trained depth model, and an onnxruntime backend with the ``inference_depth`` contract.
+
+At inference the text side of a CLIP-prompt model is constant: DepthCLIP / Auty et al. become the CLIP image
+trunk, a fixed similarity with the baked bin-prompt features, a softmax and a weighted sum; CLIP2Depth the
+trunk, a FiLM with the baked mirror conditioning and its decoder. ``export_onnx`` writes that image-to-depth
+graph (the config's test-time flip averaging included when asked) with the text features as constants, plus
+a JSON sidecar; ``OnnxDepthModel`` runs it with the config's own inference pipeline, normalisation and
+post-processing, so ``inference_depth`` and every output writer take it in place of the PyTorch model.
+"""
+import contextlib
+import hashlib
+import json
+import os.path as osp
+from types import SimpleNamespace
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from torch import Tensor, nn
+
+__all__ = ['export_onnx', 'OnnxDepthModel', 'sidecar_path', 'ExportError']
+
+FORMAT = 'mmclipdepth-onnx/1'
+
+
+class ExportError(RuntimeError):
+    """The model cannot be exported as asked (its kind, its test mode, or a failed parity check)."""
+
+
+def sidecar_path(onnx_path: str) -> str:
+    """``model.onnx`` -> ``model.json``: the description written beside an exported model."""
+    return osp.splitext(onnx_path)[0] + '.json'
+
+
+class _ConstantText(nn.Module):
+    """Stands in for a text encoder during export: its features, computed once, as a constant."""
+
+    def __init__(self, features: Tensor):
+        super().__init__()
+        self.register_buffer('features', features.detach().clone())
+
+    def forward(self) -> Tensor:
+        return self.features
+
+
+@contextlib.contextmanager
+def _constant_text(model: nn.Module):
+    from ..models.text_encoders.cached_text_encoder import CachedTextEncoder
+    swapped = []
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, CachedTextEncoder):
+                with torch.no_grad():
+                    feats = child()
+                setattr(parent, name, _ConstantText(feats))
+                swapped.append((parent, name, child))
+    try:
+        yield len(swapped)
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
+class _ImageToDepth(nn.Module):
+    """Normalised image (N, 3, H, W) -> depth in metres (N, 1, H, W), clamped: ``CLIPDepthEstimator``'s
+    ``whole`` / ``whole_flip`` inference (flip: the image and its mirror averaged at the head's resolution)."""
+
+    def __init__(self, model: nn.Module, flip: bool):
+        super().__init__()
+        self.model = model
+        self.flip = flip
+
+    def forward(self, x: Tensor) -> Tensor:
+        m = self.model
+        n = x.shape[0]
+        feats = m.extract_feat(torch.cat([x, x.flip(dims=(3, ))]) if self.flip else x)
+        low = m.decode_head.forward(feats)
+        if self.flip:
+            low = (low[:n] + low[n:].flip(dims=(3, ))) / 2
+        return m.decode_head.predict_by_feat(low, [dict(img_shape=x.shape[-2:])])
+
+
+def _sha256(path: Optional[str]) -> Optional[str]:
+    if not path:
+        return None
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_exportable(model: nn.Module, flip_tta: Optional[bool]) -> bool:
+    from ..models.segmentors.clip_depth_estimator import CLIPDepthEstimator
+    if type(model).__name__ == 'LLMDepthEstimator':
+        raise ExportError(
+            'LLM-MDE cannot be exported as one graph: its adaptive prompt is written as text from each image\'s '
+            'statistics at run time, tokenised and run through the language model (with LoRA) together with the '
+            'reprogrammed image patches, so the tokenizer and the prompt writer stay in Python. Run it with '
+            'mmclipdepth.apis.init_depth_model / inference_depth.')
+    if not isinstance(model, CLIPDepthEstimator) or type(model).__name__ == 'MultiVariantDepthEstimator':
+        raise ExportError(f'export_onnx takes a CLIPDepthEstimator (CLIP-prompt or mirror configs), got '
+                          f'{type(model).__name__}; split a sweep checkpoint first '
+                          '(tools/model_converters/split_variants.py)')
+    mode = model.test_cfg.get('mode', 'whole') if model.test_cfg else 'whole'
+    if mode not in ('whole', 'whole_flip'):
+        raise ExportError(f"test_cfg.mode={mode!r}: only whole-image inference ('whole', 'whole_flip') is exported; "
+                          'the sliding-window loop stays in Python')
+    return mode == 'whole_flip' if flip_tta is None else bool(flip_tta)
+
+
+def export_onnx(model: nn.Module, out: str, images: Sequence[str], dynamic_shape: bool = False,
+                flip_tta: Optional[bool] = None, checkpoint: Optional[str] = None, config_path: Optional[str] = None,
+                rtol: float = 1e-4, opset: int = 18) -> dict:
+    """Export ``model`` (from ``init_depth_model``) to ``out`` and check it with onnxruntime.
+
+    Args:
+        images: image files run through both backends (the bundled samples in the tools); the first one's
+            size after the inference pipeline is the model's input size unless ``dynamic_shape``.
+        dynamic_shape: batch, height and width as dynamic axes (else fixed to that size, batch 1).
+        flip_tta: average the mirrored image (default: the config's ``test_cfg.mode == 'whole_flip'``).
+        rtol: the largest relative depth difference allowed against the PyTorch model (max |a-b| / |b|
+            over all pixels of all images); above it ``ExportError`` (and the files are removed).
+
+    Writes ``out`` and its sidecar ``sidecar_path(out)`` (input rule, normalisation, depth range, flip, config,
+    checkpoint SHA-256, the measured parity); returns the sidecar's content.
+    """
+    import os
+    from .inference import _prepare, inference_depth
+    flip = _check_exportable(model, flip_tta)
+    if not images:
+        raise ExportError('export_onnx needs at least one image to check the exported model on')
+    first = _prepare(model, images[0], 0)
+    batch = model.data_preprocessor(dict(inputs=[first['inputs']], data_samples=[first['data_samples']]), False)
+    x = batch['inputs']
+    model.eval()
+    wrapper = _ImageToDepth(model, flip).eval()
+    with torch.no_grad(), _constant_text(model) as n_text:
+        reference = wrapper(x)
+        kwargs = {}
+        if dynamic_shape:
+            dim = torch.export.Dim
+            kwargs['dynamic_shapes'] = ({0: dim('batch', min=1, max=64), 2: dim('height', min=32, max=4096),
+                                         3: dim('width', min=32, max=4096)}, )
+        try:
+            torch.onnx.export(wrapper, (x, ), out, dynamo=True, opset_version=opset, input_names=['image'],
+                              output_names=['depth'], verbose=False, optimize=True, **kwargs)
+        except Exception as e:  # noqa: BLE001 - the exporter's errors are long: say what failed, keep the cause
+            raise ExportError(f'torch.onnx.export failed for {type(model.backbone).__name__} + '
+                              f'{type(model.decode_head).__name__}'
+                              f'{" with dynamic shapes (try without --dynamic-shape)" if dynamic_shape else ""}: '
+                              f'{type(e).__name__}: {str(e)[:500]}') from e
+    cfg = model.cfg
+    pre = cfg.model.data_preprocessor
+    meta = dict(
+        format=FORMAT,
+        input=dict(name='image', layout='NCHW float32, RGB, normalised: (pixel - mean) / std',
+                   mean=list(pre.get('mean', [0, 0, 0])), std=list(pre.get('std', [1, 1, 1])),
+                   bgr_to_rgb=bool(pre.get('bgr_to_rgb', False)),
+                   size=None if dynamic_shape else [int(x.shape[-2]), int(x.shape[-1])],
+                   dynamic=bool(dynamic_shape), multiple_of=int(pre.get('size_divisor') or 1),
+                   min_size=int(getattr(model.backbone, 'min_input_size', 1) or 1)),
+        output=dict(name='depth', layout='N x 1 x H x W float32, metres, at the input size',
+                    min_depth=float(model.decode_head.min_depth), max_depth=float(model.decode_head.max_depth)),
+        flip_tta=flip, align_corners=bool(model.decode_head.align_corners), text_constants=n_text,
+        model=f'{type(model.backbone).__name__} + {type(model.decode_head).__name__}',
+        config=osp.abspath(config_path) if config_path else getattr(cfg, 'filename', None),
+        config_text=cfg.pretty_text, checkpoint=osp.abspath(checkpoint) if checkpoint else None,
+        checkpoint_sha256=_sha256(checkpoint), opset=opset)
+    with open(sidecar_path(out), 'w', encoding='utf-8') as f:
+        json.dump(meta, f, indent=1)
+    mode_before = model.test_cfg.get('mode', 'whole')
+    model.test_cfg['mode'] = 'whole_flip' if flip else 'whole'  # the PyTorch side with the exported flip setting
+    try:
+        runtime = OnnxDepthModel(out)
+        got = runtime.run(x.numpy())
+        worst = float(np.abs(got - reference.numpy()).max() / max(float(reference.abs().max()), 1e-12))
+        per_image = []
+        for path in images:
+            if not dynamic_shape:
+                data = _prepare(model, path, 0)
+                if tuple(data['inputs'].shape[-2:]) != tuple(meta['input']['size']):
+                    continue  # a static model takes one size
+            a = inference_depth(model, path)
+            b = inference_depth(runtime, path)
+            per_image.append(dict(image=osp.basename(str(path)),
+                                  max_rel_diff=float(np.abs(b - a).max() / max(float(np.abs(a).max()), 1e-12))))
+        worst = max([worst] + [r['max_rel_diff'] for r in per_image])
+        meta['parity'] = dict(max_rel_diff=worst, rtol=rtol, images=per_image,
+                              reference='the PyTorch model (mmclipdepth.apis.inference_depth)')
+        if not worst <= rtol:
+            raise ExportError(f'onnxruntime and PyTorch differ by {worst:.3g} relative (allowed {rtol:g}) on '
+                              f'{[r["image"] for r in per_image]}: the export is wrong, files removed')
+    except Exception:
+        for path in (out, sidecar_path(out)):
+            if osp.exists(path):
+                os.remove(path)
+        raise
+    finally:
+        model.test_cfg['mode'] = mode_before
+    with open(sidecar_path(out), 'w', encoding='utf-8') as f:
+        json.dump(meta, f, indent=1)
+    return meta
+
+
+class OnnxDepthModel:
+    """An exported model run by onnxruntime, usable wherever ``init_depth_model``'s model is:
+    ``inference_depth(OnnxDepthModel('model.onnx'), 'kitchen.jpg')``.
+
+    Reads the sidecar JSON (refusing a file that is not one), rebuilds the config's inference pipeline and data
+    preprocessor from the embedded config text, runs the graph on the normalised input and post-processes
+    exactly as ``CLIPDepthEstimator`` (padding removed, resized to the image's ``ori_shape``, crop boxes
+    pasted). A static-shape model refuses inputs of another size with the size it takes.
+    """
+
+    def __init__(self, onnx_path: str, providers: Optional[Sequence[str]] = None, threads: Optional[int] = None):
+        import onnxruntime as ort
+        from mmengine.registry import init_default_scope
+        from mmseg.registry import MODELS
+        from .inference import build_inference_pipeline
+        if not osp.isfile(onnx_path):
+            raise FileNotFoundError(f'ONNX model {onnx_path!r} does not exist')
+        side = sidecar_path(onnx_path)
+        if not osp.isfile(side):
+            raise FileNotFoundError(f'{onnx_path!r} has no description {side!r} beside it (written by '
+                                    'tools/deployment/export_onnx.py): the input size and normalisation are unknown')
+        with open(side, encoding='utf-8') as f:
+            try:
+                meta = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{side}: not JSON ({e})') from None
+        if meta.get('format') != FORMAT:
+            raise ValueError(f'{side}: format {meta.get("format")!r}, expected {FORMAT!r}')
+        self.meta = meta
+        self.onnx_path = onnx_path
+        cfg = Config.fromstring(meta['config_text'], file_format='.py')
+        init_default_scope(cfg.get('default_scope', 'mmseg'))
+        self.cfg = cfg
+        self.data_preprocessor = MODELS.build(cfg.model.data_preprocessor)
+        self.inference_pipeline_cfg = build_inference_pipeline(cfg)
+        self._inference_pipelines = {}
+        self.backbone = SimpleNamespace(min_input_size=int(meta['input'].get('min_size', 1)))
+        self.align_corners = bool(meta['align_corners'])
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        self.session = ort.InferenceSession(onnx_path, sess_options=options,
+                                            providers=list(providers or ['CPUExecutionProvider']))
+
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        """The graph on a normalised (N, 3, H, W) float32 array -> (N, 1, H, W) depth."""
+        size = self.meta['input'].get('size')
+        if size is not None and (inputs.shape[0] != 1 or list(inputs.shape[-2:]) != list(size)):
+            raise ValueError(f'{self.onnx_path} was exported for one {size[0]}x{size[1]} image (after the '
+                             f'inference pipeline); got a batch of shape {tuple(inputs.shape)}. Export with '
+                             '--dynamic-shape for other sizes.')
+        return self.session.run(['depth'], {'image': np.ascontiguousarray(inputs, dtype=np.float32)})[0]
+
+    def test_step(self, data: dict):
+        from ..models.segmentors.clip_depth_estimator import CLIPDepthEstimator
+        batch = self.data_preprocessor(data, False)
+        samples = batch['data_samples']
+        if self.meta['input'].get('size') is not None and len(samples) > 1:  # one image per run
+            return [s for d in ({'inputs': [i], 'data_samples': [s]} for i, s in
+                                zip(data['inputs'], data['data_samples'])) for s in self.test_step(d)]
+        depth = torch.from_numpy(self.run(batch['inputs'].numpy()))
+        return CLIPDepthEstimator.postprocess_result(self, depth, samples)
+
+    def eval(self):
+        return self

@@ -1,0 +1,164 @@
+"""ONNX export (tools/deployment/export_onnx.py, mmclipdepth.apis.export_onnx / OnnxDepthModel) on tiny models and
+the bundled real samples: onnxruntime against the PyTorch model, the sidecar, and the refusals."""
+import glob
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('onnxruntime')
+pytest.importorskip('onnxscript')
+
+from conftest import DATA, REPO  # noqa: E402
+from mmclipdepth.apis import OnnxDepthModel, export_onnx, inference_depth, init_depth_model  # noqa: E402
+from mmclipdepth.apis.onnx_depth_model import ExportError, sidecar_path  # noqa: E402
+from tiny_configs import dump_tiny_config, tiny_config  # noqa: E402
+
+NYU_SAMPLES = sorted(glob.glob(osp.join(DATA, 'nyu', 'official_splits', 'test', '*', 'rgb_*.jpg'))
+                     + glob.glob(osp.join(DATA, 'nyu', 'sync', '*', 'rgb_*.jpg')))
+KITTI_SAMPLES = sorted(glob.glob(osp.join(DATA, 'kitti', 'raw', '*', '*', 'image_02', 'data', '*.png')))
+
+
+def _learned(cfg_name, seed=0, **head):
+    """A tiny model of a learned config with 'trained' values (random, spread so the depth varies)."""
+    cfg = tiny_config(cfg_name)
+    cfg.model.decode_head.update(head)
+    torch.manual_seed(seed)
+    model = init_depth_model(cfg, allow_untrained=True)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                p.copy_(torch.randn(p.shape, generator=g) * (1.0 if 'text_encoder' in name else 0.05))
+    return model
+
+
+def _rel(a, b):
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def _check_against_torch(model, onnx_path, images):
+    """Independent of the export's own check: both backends through inference_depth on each image."""
+    runtime = OnnxDepthModel(onnx_path)
+    for path in images:
+        a = inference_depth(model, path)
+        b = inference_depth(runtime, path)
+        assert a.shape == b.shape
+        # onnxruntime's kernels sum in another order than torch's (convolutions, matmuls): float32 rounding,
+        # amplified by the logit scale 100 / temperature 0.1 before the softmax; 1e-4 relative is the issue's bound
+        assert _rel(b, a) <= 1e-4, (path, _rel(b, a))
+    return runtime
+
+
+@pytest.mark.parametrize('flip', [True, False])
+def test_clip_prompt_config_exports_with_parity(tmp_path, flip):
+    model = _learned('clipdepth/nyu_404d_learned7.py')
+    out = str(tmp_path / 'model.onnx')
+    meta = export_onnx(model, out, NYU_SAMPLES, flip_tta=flip)
+    assert meta['parity']['max_rel_diff'] <= 1e-4 and len(meta['parity']['images']) == len(NYU_SAMPLES)
+    assert meta['flip_tta'] is flip and meta['text_constants'] == 1
+    assert meta['input']['size'] == [480, 640] and meta['output']['max_depth'] == 10.0
+    side = json.load(open(sidecar_path(out)))
+    assert side['input']['mean'] == [123.675, 116.28, 103.53] and side['input']['bgr_to_rgb'] is True
+    with torch.no_grad():  # the flip setting really reaches the graph: it changes the depth
+        model.test_cfg.mode = 'whole_flip' if flip else 'whole'
+        _check_against_torch(model, out, NYU_SAMPLES[:2])
+        model.test_cfg.mode = 'whole' if flip else 'whole_flip'
+        other = inference_depth(model, NYU_SAMPLES[0])
+    assert _rel(inference_depth(OnnxDepthModel(out), NYU_SAMPLES[0]), other) > 1e-4
+
+
+def test_mirror_config_exports_with_parity(tmp_path):
+    model = _learned('mirror/nyu_mirror16_deconv.py', in_channels=128, channels=16, deconv_channels=(16, 16, 8, 8, 8))
+    out = str(tmp_path / 'mirror.onnx')
+    meta = export_onnx(model, out, NYU_SAMPLES[:3])
+    assert meta['parity']['max_rel_diff'] <= 1e-4 and meta['text_constants'] == 1
+    _check_against_torch(model, out, NYU_SAMPLES[:3])
+
+
+def test_kitti_export_keeps_the_kb_crop(tmp_path):
+    model = _learned('clipdepth/kitti_baseline_learned7.py')
+    out = str(tmp_path / 'kitti.onnx')
+    meta = export_onnx(model, out, KITTI_SAMPLES)
+    assert meta['input']['size'] == [352, 1216] and meta['output']['max_depth'] == 80.0
+    runtime = _check_against_torch(model, out, KITTI_SAMPLES)
+    sample = inference_depth(runtime, KITTI_SAMPLES[0], return_samples=True)
+    assert tuple(sample.pred_depth_map.data.shape[-2:]) == (352, 1216)  # the KB crop, as the PyTorch path
+    assert tuple(sample.metainfo['kb_crop']) == (375 - 352, (1242 - 1216) // 2)
+
+
+def test_dynamic_shape_export_takes_other_sizes(tmp_path):
+    import cv2
+    model = _learned('clipdepth/nyu_baseline_learned7.py')
+    out = str(tmp_path / 'dyn.onnx')
+    meta = export_onnx(model, out, NYU_SAMPLES[:1], dynamic_shape=True)
+    assert meta['input']['size'] is None and meta['input']['dynamic']
+    runtime = OnnxDepthModel(out)
+    for h, w in ((256, 320), (224, 288)):
+        img = cv2.resize(cv2.imread(NYU_SAMPLES[0]), (w, h), interpolation=cv2.INTER_AREA)
+        a, b = inference_depth(model, img), inference_depth(runtime, img)
+        assert b.shape == (h, w) and _rel(b, a) <= 1e-4
+    # two images of one size in one batch
+    both = [cv2.resize(cv2.imread(p), (320, 256)) for p in NYU_SAMPLES[:2]]
+    got = inference_depth(runtime, both, batch_size=2)
+    want = inference_depth(model, both, batch_size=2)
+    assert all(_rel(g, w_) <= 1e-4 for g, w_ in zip(got, want))
+
+
+def test_zero_shot_export_through_the_tool_and_the_onnx_demo(tmp_path):
+    cfg_path = dump_tiny_config('clipdepth/nyu_depthclip_zeroshot.py', tmp_path)
+    out = str(tmp_path / 'depthclip.onnx')
+    run = subprocess.run([sys.executable, osp.join(REPO, 'tools/deployment/export_onnx.py'), cfg_path, '--out', out],
+                         capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert 'max relative depth difference' in run.stdout and osp.isfile(sidecar_path(out))
+    meta = json.load(open(sidecar_path(out)))
+    assert meta['checkpoint'] is None and meta['parity']['max_rel_diff'] <= 1e-4
+    _check_against_torch(init_depth_model(cfg_path), out, NYU_SAMPLES[:2])
+    # the image demo takes the .onnx in place of CONFIG [CHECKPOINT] and writes every output
+    demo = subprocess.run([sys.executable, osp.join(REPO, 'demo/image_demo.py'), out, NYU_SAMPLES[0], '--out-dir',
+                           str(tmp_path / 'demo'), '--focal', '518.86'], capture_output=True, text=True,
+                          timeout=300, cwd=REPO)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    stem = osp.splitext(osp.basename(NYU_SAMPLES[0]))[0]
+    depth = np.load(str(tmp_path / 'demo' / f'{stem}_depth.npy'))
+    assert depth.shape == (480, 640)
+    assert _rel(depth, inference_depth(init_depth_model(cfg_path), NYU_SAMPLES[0])) <= 1e-4
+    for suffix in ('_depth.png', '_depth_mm.png', '.ply'):
+        assert osp.getsize(str(tmp_path / 'demo' / f'{stem}{suffix}')) > 0
+
+
+def test_static_model_refuses_another_size_and_bad_files(tmp_path):
+    model = _learned('clipdepth/nyu_baseline_learned7.py')
+    out = str(tmp_path / 'm.onnx')
+    export_onnx(model, out, NYU_SAMPLES[:1])
+    runtime = OnnxDepthModel(out)
+    small = np.zeros((240, 320, 3), np.uint8)
+    with pytest.raises(ValueError, match=r'exported for one 480x640 image.*--dynamic-shape'):
+        inference_depth(runtime, small)
+    with pytest.raises(ValueError, match='at least 32x32'):
+        inference_depth(runtime, np.zeros((16, 16, 3), np.uint8))
+    import shutil
+    lonely = str(tmp_path / 'lonely.onnx')
+    shutil.copy(out, lonely)
+    with pytest.raises(FileNotFoundError, match='lonely.json'):
+        OnnxDepthModel(lonely)
+    with open(sidecar_path(lonely), 'w') as f:
+        json.dump(dict(format='something-else'), f)
+    with pytest.raises(ValueError, match='format'):
+        OnnxDepthModel(lonely)
+
+
+def test_what_cannot_be_exported_is_refused_with_the_reason(tmp_path):
+    llm = type('LLMDepthEstimator', (torch.nn.Module, ), {})()
+    with pytest.raises(ExportError, match='tokenizer and the prompt writer stay in Python'):
+        export_onnx(llm, str(tmp_path / 'x.onnx'), NYU_SAMPLES[:1])
+    model = _learned('clipdepth/nyu_baseline_learned7.py')
+    model.test_cfg.mode = 'slide'
+    with pytest.raises(ExportError, match='sliding-window loop stays in Python'):
+        export_onnx(model, str(tmp_path / 'x.onnx'), NYU_SAMPLES[:1])
+    assert not osp.exists(str(tmp_path / 'x.onnx'))

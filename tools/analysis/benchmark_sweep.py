@@ -1,0 +1,131 @@
+"""Cost of a multi-variant (sweep) training step against one single-variant step, side by side in one run.
+
+    python tools/analysis/benchmark_sweep.py SWEEP_CONFIG [--batch 16] [--size 416 544] [--iters 2]
+        [--warmup 1] [--copies 1] [--rounds 2] [--out report.json]
+
+Both steps are the real ``train_step`` of the models the configs build (the sweep's first variant alone in
+its own config, and the sweep), with their own optim wrappers (AdamW, clipping), on one synthetic batch;
+CLIP is the configured architecture with random weights (the cost does not depend on the values). Each
+path runs in its own child processes, alternating (``--rounds``), so its peak resident memory is its own and
+a changing machine load hits both alike; the median over every timed step of a path is reported. ``--copies N`` repeats the
+sweep's heads N times (e.g. the 14 distinct NYU variants of Auty Tables 3-7 twice: 28 heads).
+Reported: median wall time per step, peak RSS, the ratio sweep / single, and K x single / sweep (a lower
+bound of the saving over K solo runs: the first variant is the cheapest of the paper's).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import resource
+import subprocess
+import sys
+import time
+
+
+def _batch(batch, size, min_depth, max_depth):
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    g = torch.Generator().manual_seed(0)
+    h, w = size
+    inputs, samples = [], []
+    for _ in range(batch):
+        inputs.append(torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g))
+        depth = min_depth + (max_depth - min_depth) * torch.rand(1, h, w, generator=g)
+        sample = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
+        sample.gt_depth_map = PixelData(data=depth)
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _child(args):
+    import torch
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    import mmclipdepth  # noqa: F401
+    from mmclipdepth.utils import set_clip_pretrained_none
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = Config.fromfile(args.config)
+    if args.child == 'single':
+        first = next(iter(cfg.variant_configs.values()))
+        cfg = Config.fromfile(first)
+    elif args.copies > 1:
+        heads = cfg.model.decode_heads
+        cfg.model.decode_heads = {f'{n}_{i}': heads[n] for i in range(args.copies) for n in heads}
+        variants = cfg.optim_wrapper.variants
+        cfg.optim_wrapper.variants = {f'{n}_{i}': variants[n] for i in range(args.copies) for n in variants}
+        cfg.model.primary = None
+    set_clip_pretrained_none(cfg.model)
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    head = model.decode_head
+    data = _batch(args.batch, args.size, head.min_depth, head.max_depth)
+    walls = []
+    for i in range(args.warmup + args.iters):
+        t = time.perf_counter()
+        model.train_step(data, wrapper)
+        walls.append(time.perf_counter() - t)
+    walls = walls[args.warmup:]
+    return dict(path=args.child, heads=len(getattr(model, 'decode_heads', [0])), step_s=sorted(walls)[len(walls) // 2],
+                steps_s=walls, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('config', help='a sweep config (configs/*/sweeps/*.py)')
+    p.add_argument('--batch', type=int, default=16)
+    p.add_argument('--size', type=int, nargs=2, default=[416, 544], metavar=('H', 'W'))
+    p.add_argument('--iters', type=int, default=2)
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--copies', type=int, default=1, help="repeat the sweep's heads this many times")
+    p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--rounds', type=int, default=2, help='alternating single / sweep processes per path')
+    p.add_argument('--out', default=None)
+    p.add_argument('--child', choices=['single', 'sweep'], help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        print('RESULT ' + json.dumps(_child(args)))
+        return 0
+    runs = {'single': [], 'sweep': []}
+    for rnd in range(args.rounds):  # alternating processes: a changing machine load hits both paths alike
+        for path in (('single', 'sweep') if rnd % 2 == 0 else ('sweep', 'single')):
+            cmd = [sys.executable, osp.abspath(__file__), args.config, '--child', path, '--batch', str(args.batch),
+                   '--size', *map(str, args.size), '--iters', str(args.iters), '--warmup', str(args.warmup),
+                   '--copies', str(args.copies)] + (['--threads', str(args.threads)] if args.threads else [])
+            run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS='ignore'))
+            line = [ln for ln in run.stdout.splitlines() if ln.startswith('RESULT ')]
+            if run.returncode or not line:
+                sys.exit(f'error: the {path} measurement failed:\n{run.stderr[-3000:]}')
+            r = json.loads(line[-1][7:])
+            runs[path].append(r)
+            print(f"round {rnd + 1} {path}: {r['heads']} head(s), {r['step_s']:.2f} s/step, "
+                  f"peak RSS {r['peak_rss_mib']:.0f} MiB", flush=True)
+    results = {}
+    for path, rs in runs.items():
+        steps = sorted(s for r in rs for s in r['steps_s'])
+        results[path] = dict(rs[0], step_s=steps[len(steps) // 2], steps_s=steps,
+                             peak_rss_mib=max(r['peak_rss_mib'] for r in rs))
+    single, sweep = results['single'], results['sweep']
+    k = sweep['heads']
+    report = dict(config=args.config, batch=args.batch, size=args.size, iters=args.iters, warmup=args.warmup,
+                  cpu_count=os.cpu_count(), results=results, sweep_over_single=sweep['step_s'] / single['step_s'],
+                  k_solo_over_sweep=k * single['step_s'] / sweep['step_s'],
+                  memory_ratio=sweep['peak_rss_mib'] / single['peak_rss_mib'])
+    print(f"{k} variants: sweep step = {report['sweep_over_single']:.2f} x one single-variant step; "
+          f"{report['k_solo_over_sweep']:.1f} x faster than {k} solo runs (lower bound); peak memory "
+          f"{report['memory_ratio']:.2f} x")
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Export a trained depth model to ONNX and check it with onnxruntime against PyTorch.
+
+    python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx [--dynamic-shape]
+        [--flip-tta | --no-flip-tta] [--images a.jpg b.jpg] [--rtol 1e-4] [--cfg-options k=v]
+
+The text side (bin prompts, learned tokens, mirror conditioning) is computed once and baked in as constants;
+the graph is image -> depth in metres with the config's test-time behaviour (flip averaging as the config's
+``test_cfg.mode``, or as asked). No CHECKPOINT for a config with nothing learnable (DepthCLIP zero-shot).
+The exported model is run on the images (default: the bundled real samples of the config's dataset) by both
+backends; the largest relative depth difference is printed, and above ``--rtol`` the export fails (exit 1,
+nothing written). Beside ``model.onnx`` goes ``model.json``: input size rule, normalisation, depth range,
+config, checkpoint SHA-256 and the measured parity; ``mmclipdepth.apis.OnnxDepthModel`` reads both.
+LLM-MDE is refused with the reason (its prompt is text written per image at run time).
+"""
+import argparse
+import glob
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+import mmclipdepth  # noqa: F401
+from mmclipdepth.apis import init_depth_model
+from mmclipdepth.apis.onnx_depth_model import ExportError, export_onnx
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SAMPLES = dict(nyu=osp.join(REPO, 'tests', 'data', 'nyu', 'official_splits', 'test', '*', 'rgb_*.jpg'),
+               kitti=osp.join(REPO, 'tests', 'data', 'kitti', 'raw', '*', '*', 'image_02', 'data', '*.png'))
+
+
+def default_images(cfg):
+    """The bundled samples of the config's dataset (KITTI for a KITTI dataset type, else NYU)."""
+    loader = cfg.get('test_dataloader') or {}
+    kind = str((loader.get('dataset') or {}).get('type', '')).lower() if isinstance(loader, dict) else ''
+    return sorted(glob.glob(SAMPLES['kitti' if 'kitti' in kind else 'nyu']))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('config')
+    p.add_argument('checkpoint', nargs='?')
+    p.add_argument('--out', required=True)
+    p.add_argument('--dynamic-shape', action='store_true', help='dynamic batch, height and width')
+    flip = p.add_mutually_exclusive_group()
+    flip.add_argument('--flip-tta', dest='flip', action='store_true', default=None)
+    flip.add_argument('--no-flip-tta', dest='flip', action='store_false')
+    p.add_argument('--images', nargs='+', help='images to check the export on (default: the bundled samples)')
+    p.add_argument('--rtol', type=float, default=1e-4)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = p.parse_args(argv)
+    try:
+        model = init_depth_model(args.config, args.checkpoint, cfg_options=args.cfg_options)
+        images = args.images or default_images(model.cfg)
+        missing = [i for i in images if not osp.isfile(i)]
+        if missing:
+            raise FileNotFoundError(f'image file(s) {missing} do not exist')
+        meta = export_onnx(model, args.out, images, dynamic_shape=args.dynamic_shape, flip_tta=args.flip,
+                           checkpoint=args.checkpoint, config_path=args.config, rtol=args.rtol)
+    except (ExportError, FileNotFoundError, ValueError, KeyError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    parity = meta['parity']
+    size = meta['input']['size']
+    print(f'wrote {args.out} and {osp.splitext(args.out)[0]}.json: {meta["model"]}, input '
+          f'{"dynamic" if size is None else f"{size[0]}x{size[1]}"}, flip TTA {meta["flip_tta"]}, '
+          f'{meta["text_constants"]} text encoder(s) baked in')
+    print(f'onnxruntime vs PyTorch on {len(parity["images"])} image(s): max relative depth difference '
+          f'{parity["max_rel_diff"]:.3g} (allowed {parity["rtol"]:g})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
