@@ -10,7 +10,6 @@ the loss and the largest relative depth difference against fp32, and the time ra
 autocast does not support is reported as such.
 """
 import argparse
-import copy
 import json
 import sys
 import time
@@ -41,15 +40,21 @@ def main(argv=None):
     model = MODELS.build(cfg.model).to(args.device)
     head = model.decode_head
     inputs, samples = make_batch(args.batch, args.size, head.min_depth, head.max_depth, seed=1, device=args.device)
-    buffers = copy.deepcopy({k: v for k, v in model.state_dict().items() if 'running' in k or 'num_batches' in k})
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers() if 'running' in k or 'num_batches' in k}
+
+    def restore():  # BatchNorm statistics as built (train mode moves them)
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                if k in buffers:
+                    v.copy_(buffers[k])
 
     def run(dtype):
         model.backbone.trunk_dtype = dtype
-        model.load_state_dict(buffers, strict=False)
+        restore()
         model.train()
         with torch.no_grad():
             loss = sum(v for k, v in model.loss(inputs, samples).items() if 'loss' in k).item()
-        model.load_state_dict(buffers, strict=False)
+        restore()
         model.eval()
         model.test_cfg['allow_untrained'] = True
         with torch.no_grad():
