@@ -29,6 +29,7 @@ setup(
         'timm',
         'transformers',
         'peft',
+        'h5py',
     ],
     extras_require={
         'tests': ['pytest'],

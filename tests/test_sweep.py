@@ -179,3 +179,36 @@ def test_multi_variant_model_checks(tmp_path):
     # the heads differ (7 vs 20 bins), the trunk is one module
     assert model.decode_heads['nyu_baseline_learned20'].bin_centres.numel() == 20
     assert sum(1 for n, _ in model.named_modules() if n.endswith('visual')) == 1
+
+
+def test_two_processes_train_a_sweep_as_one_process(tmp_path):
+    """``MultiVariantDataParallel``: each head's gradients are averaged over the processes before its own step
+    and the trunk's BatchNorm statistics are pooled, so 2 processes x batch 2 equal 1 process x batch 4."""
+    from mmclipdepth._compat import safe_torch_load
+    from test_reliability import ENV, _split_of_four
+    split = _split_of_four(tmp_path)
+    names = ['nyu_baseline_learned7', 'nyu_404d_depth7']
+    sweep = _write_sweep(tmp_path, CLIPDEPTH, *names)
+    results = {}
+    for procs, batch in ((1, 4), (2, 2)):
+        cfg = tiny_runner_cfg(sweep, work_dir=str(tmp_path / f'p{procs}'), max_iters=2, batch_size=batch)
+        cfg.train_dataloader.dataset.split_file = split
+        cfg.model.backbone.channels_last = False  # as test_reliability's: native NHWC batch norm rounds otherwise
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+        cfg.train_cfg.val_interval = 1000
+        path = str(tmp_path / f'p{procs}.py')
+        cfg.dump(path)
+        cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), path] if procs == 1 else [
+            sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={procs}', '--master_port=29611',
+            osp.join(REPO, 'tools/train.py'), path, '--launcher', 'pytorch']
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=400, cwd=REPO,
+                             env=dict(ENV, OMP_NUM_THREADS='1'))
+        assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+        results[procs] = safe_torch_load(osp.join(cfg.work_dir, 'iter_2.pth'))['state_dict']
+    one, two = results[1], results[2]
+    for key in ('decode_heads.nyu_baseline_learned7.text_encoder.depth_vecs',
+                'decode_heads.nyu_404d_depth7.text_encoder.ctx'):
+        # float32 sums over the batch in another order (per-rank partial sums, then all-reduce): rounding only
+        assert _rel(two[key], one[key]) <= 1e-6, key
+    for key in (k for k in one if k.endswith('running_mean')):
+        assert torch.allclose(one[key], two[key], rtol=1e-5, atol=1e-6), key

@@ -1,4 +1,4 @@
-"""Evaluate a depth model: ``python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR]``.
+"""Evaluate a depth model: ``python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR] [--test-set F]``.
 
 CHECKPOINT may be omitted for zero-shot configs (e.g. configs/clipdepth/nyu_depthclip_zeroshot.py); a config
 with learnable parameters refuses to evaluate without one unless ``--allow-untrained``. A checkpoint that
@@ -26,6 +26,8 @@ def parse_args():
     parser.add_argument('--work-dir', help='directory for logs and metric files')
     parser.add_argument('--out', help='directory to save the predicted depth maps as .npy')
     parser.add_argument('--show-dir', help='directory to save painted predictions')
+    parser.add_argument('--test-set', help='evaluate on this dataset config instead of the config\'s test set '
+                        '(e.g. configs/_base_/datasets/zero_shot/ibims.py: docs/zero_shot.md)')
     parser.add_argument('--allow-untrained', action='store_true',
                         help='evaluate the initial (random) values of learnable parameters on purpose')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -42,7 +44,9 @@ def main():
     args = parse_args()
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
-    cfg = load_runner_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    cfg = load_runner_config(args.config, args.cfg_options, args.launcher, args.work_dir, args.test_set)
+    if args.test_set:  # only the test loop runs
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.load_from = args.checkpoint
     if args.allow_untrained:
         cfg.model.setdefault('test_cfg', {})['allow_untrained'] = True

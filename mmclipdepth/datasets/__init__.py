@@ -8,7 +8,9 @@ from .kitti_eigen import KITTIEigenDataset
 from .nyu_depth_v2 import NYUDepthV2Dataset
 from .one_per_scene_type_dataset import OnePerSceneTypeDataset
 from .scene_subset import SceneSubsetDataset
+from .zero_shot import *  # noqa: F401,F403
+from .zero_shot_depth_dataset import ZeroShotDepthDataset
 
 __all__ = ['SPLITS_DIR', 'BaseDepthSplitDataset', 'resolve_split_file', 'NYUDepthV2Dataset',
            'KITTIEigenDataset', 'DepthFramePairDataset', 'frame_pair_collate', 'SceneSubsetDataset',
-           'KShotSceneDataset', 'OnePerSceneTypeDataset', 'CrossSceneDataset']
+           'KShotSceneDataset', 'OnePerSceneTypeDataset', 'CrossSceneDataset', 'ZeroShotDepthDataset']

@@ -12,7 +12,8 @@ def setup_cpu_distributed(cfg: Config) -> Config:
     env_cfg = cfg.setdefault('env_cfg', {})
     env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
-    wrapper['device_ids'] = None
+    if 'DistributedDataParallel' in str(wrapper.get('type', '')):  # torch DDP on CPU: no device ids
+        wrapper['device_ids'] = None
     # a frozen CLIP tower has no gradient: let DDP tolerate parameters without grads
     wrapper.setdefault('find_unused_parameters', False)
     cfg.model_wrapper_cfg = wrapper

@@ -106,6 +106,7 @@ def sweep_from_configs(config_dir: str, *configs: str, primary: str = None) -> D
         param_scheduler=dict(_delete_=True, **schedulers),
         val_evaluator=val_eval,
         test_evaluator=test_eval,
-        model_wrapper_cfg=dict(type='MultiVariantDataParallel'),
+        # scope-qualified: mmengine's Runner looks the wrapper type up in its root registry
+        model_wrapper_cfg=dict(type='mmseg.MultiVariantDataParallel'),
         variant_configs={name: path for name, (path, _) in loaded.items()},
     )

@@ -22,8 +22,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Verify that every RGB and depth file of a depth split exists and decodes.')
     parser.add_argument('root', help='dataset root (e.g. data/nyu or data/kitti)')
-    parser.add_argument('split', help='split name (train, test, official_train, depthclip_test) '
-                        'or a split file')
+    parser.add_argument('split', nargs='?', default=None,
+                        help='split name (train, test, official_train, depthclip_test) or a split file')
+    parser.add_argument('--test-set', default=None,
+                        help='a zero-shot test-set config (configs/_base_/datasets/zero_shot/NAME.py): check ROOT '
+                        'as that release (docs/zero_shot.md)')
     parser.add_argument('--dataset', choices=['nyu', 'kitti'], default=None,
                         help='dataset kind; default: guessed from the split name (kitti/eigen -> '
                         'kitti, else nyu)')
@@ -55,8 +58,18 @@ def _first_line_starts_with_slash(path: str) -> bool:
 
 
 def build_dataset(args):
-    """The dataset object (no pipeline) for ROOT and SPLIT."""
+    """The dataset object (no pipeline) for ROOT and SPLIT (or ROOT as the release of ``--test-set``)."""
     import mmclipdepth  # noqa: F401  (registers the components)
+    if args.test_set:
+        from mmengine.config import Config
+        from mmseg.registry import DATASETS
+        spec = Config.fromfile(args.test_set).test_dataloader.dataset.to_dict()
+        spec.update(data_root=args.root, pipeline=[], serialize_data=False)
+        if args.split:
+            spec['split_file'] = args.split
+        return DATASETS.build(spec)
+    if args.split is None:
+        raise ValueError('give SPLIT (or --test-set for a zero-shot test set)')
     from mmclipdepth.datasets import KITTIEigenDataset, NYUDepthV2Dataset, resolve_split_file
 
     kind = args.dataset or _guess_dataset(args.split)
@@ -114,15 +127,19 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError, TypeError) as e:
         print(f'ERROR: {e}', file=sys.stderr)
         return 2
-    from mmclipdepth.datasets.transforms import LoadDepthPNG, LoadImageFromFileStrict
+    from mmclipdepth.datasets.transforms import LoadDepthPNG, LoadImageFromFileStrict, LoadReleaseDepth
     load_img = LoadImageFromFileStrict()
-    load_depth = LoadDepthPNG()  # depth_scale from the sample (1000 NYU, 256 KITTI)
-
     n = len(dataset)
-    print(f'{type(dataset).__name__}: {n} samples from {dataset.split_file} '
-          f'(RGB under {dataset.data_prefix["img_path"]}, depth under '
-          f'{dataset.data_prefix["depth_map_path"]}; {dataset.num_skipped_no_gt} lines with GT None '
-          f'skipped)')
+    if args.test_set:
+        load_depth = LoadReleaseDepth(check_size=False)  # the release's encoding (depth_format of the sample)
+        print(f'{type(dataset).__name__}: {n} samples under {dataset.data_root} '
+              f'({"split file " + dataset.split_file if dataset.split_file else "the release layout"})')
+    else:
+        load_depth = LoadDepthPNG()  # depth_scale from the sample (1000 NYU, 256 KITTI)
+        print(f'{type(dataset).__name__}: {n} samples from {dataset.split_file} '
+              f'(RGB under {dataset.data_prefix["img_path"]}, depth under '
+              f'{dataset.data_prefix["depth_map_path"]}; {dataset.num_skipped_no_gt} lines with GT None '
+              f'skipped)')
     failures = []
     bad_samples = 0
     bar = ProgressBar(n, file=sys.stdout)

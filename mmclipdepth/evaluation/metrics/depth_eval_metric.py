@@ -26,7 +26,9 @@ DEPTHCLIP_NYU_COLS = (46, 601)
 #: BTS/AdaBins: Garg et al. ECCV16, and BTS's KITTI "eigen" crop.
 GARG_FRACTIONS = (0.40810811, 0.99189189, 0.03594771, 0.96405229)
 KITTI_EIGEN_FRACTIONS = (0.3324324, 0.91351351, 0.0359477, 0.96405229)
-CROPS = ('eigen', 'depthclip_nyu', 'garg', 'eigen_kitti', 'none')
+CROPS = ('eigen', 'depthclip_nyu', 'garg', 'eigen_kitti', 'eigen_box', 'none')
+#: ways of relating a prediction to the ground truth before the errors (zero-shot protocols, docs/zero_shot.md)
+ALIGNMENTS = ('metric', 'median', 'lsq_depth', 'lsq_disparity')
 
 
 def eval_crop_box(crop: str, height: int, width: int) -> Optional[Tuple[int, int, int, int]]:
@@ -36,10 +38,14 @@ def eval_crop_box(crop: str, height: int, width: int) -> Optional[Tuple[int, int
     rows 45:471, cols 46:601 (DepthCLIP's ``compute_errors_NYU``);
     ``'garg'``: rows int(0.40810811 H):int(0.99189189 H), cols int(0.03594771 W):int(0.96405229 W);
     ``'eigen_kitti'``: rows int(0.3324324 H):int(0.91351351 H), cols int(0.0359477 W):
-    int(0.96405229 W); ``'none'``: ``None`` (whole frame).
+    int(0.96405229 W); ``'eigen_box'``: rows 45:471, cols 41:601 of any frame, clipped to it (ZoeDepth's
+    zero-shot evaluation); ``'none'``: ``None`` (whole frame).
     """
     if crop == 'none':
         return None
+    if crop == 'eigen_box':  # ZoeDepth's eval_mask[45:471, 41:601] on any frame (numpy clips it to the frame)
+        return (min(NYU_EIGEN_ROWS[0], height), min(NYU_EIGEN_ROWS[1], height), min(NYU_EIGEN_COLS[0], width),
+                min(NYU_EIGEN_COLS[1], width))
     if crop in ('eigen', 'depthclip_nyu'):
         if (height, width) != NYU_FRAME:
             raise ValueError(f"crop='eigen' is NYU's fixed crop of the 480x640 frame (rows 45:471, "
@@ -61,6 +67,29 @@ def clamp_prediction(pred: np.ndarray, min_depth: float, max_depth: float) -> np
     """
     pred = np.where(np.isnan(pred), min_depth, pred)
     return np.clip(pred, min_depth, max_depth)
+
+
+def align_prediction(pred: np.ndarray, gt: np.ndarray, alignment: str) -> np.ndarray:
+    """The prediction related to the ground truth (1-D arrays of the evaluated pixels, float64):
+    ``metric`` as is; ``median`` times median(gt) / median(pred); ``lsq_depth`` the least-squares ``s p + t``;
+    ``lsq_disparity`` ``1 / (s / p + t)`` with (s, t) least squares in disparity (a non-positive fitted
+    disparity becomes +inf, then clamped to the range's maximum)."""
+    if alignment == 'metric':
+        return pred
+    if alignment == 'median':
+        return pred * (np.median(gt) / np.median(pred))
+    if alignment == 'lsq_depth':
+        a = np.stack([pred, np.ones_like(pred)], 1)
+        s, t = np.linalg.lstsq(a, gt, rcond=None)[0]
+        return s * pred + t
+    if alignment == 'lsq_disparity':
+        disp = 1.0 / pred
+        a = np.stack([disp, np.ones_like(disp)], 1)
+        s, t = np.linalg.lstsq(a, 1.0 / gt, rcond=None)[0]
+        fitted = s * disp + t
+        with np.errstate(divide='ignore'):
+            return np.where(fitted > 0, 1.0 / np.maximum(fitted, 1e-300), np.inf)
+    raise ValueError(f'alignment must be one of {ALIGNMENTS}, got {alignment!r}')
 
 
 def compute_depth_errors(gt: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
@@ -152,6 +181,11 @@ class DepthEvalMetric(BaseMetric):
             ``depth_scale_factor``, default 1000 = millimetres); ``format_only`` writes without computing.
         Pixels outside a sample's ``img_crop_box`` (``ImageOnlyCrop``) are never counted: nothing was
         predicted there.
+        alignment (str): ``'metric'`` (the prediction as is), ``'median'`` (per-image median scaling),
+            ``'lsq_depth'`` / ``'lsq_disparity'`` (per-image least-squares scale and shift in depth /
+            disparity), fitted on the evaluated pixels before clamping (``align_prediction``; docs/zero_shot.md).
+        focal_rescale (float, optional): the training focal length (px): the prediction is multiplied by
+            ``focal / focal_rescale`` with the sample's ``focal`` first (mmdepth's focal rescaling).
         pred_key (str): the data-sample field holding the prediction (default ``pred_depth_map``; a
             ``MultiVariantDepthEstimator`` stores variant ``v``'s as ``pred_depth_map_v``).
         collect_device, prefix: see :class:`mmengine.evaluator.BaseMetric`.
@@ -170,6 +204,8 @@ class DepthEvalMetric(BaseMetric):
                  format_only: bool = False,
                  depth_scale_factor: float = 1000.0,
                  pred_key: str = 'pred_depth_map',
+                 alignment: str = 'metric',
+                 focal_rescale: Optional[float] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -177,6 +213,13 @@ class DepthEvalMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix, **kwargs)
         self.output_dir = output_dir
         self.pred_key = str(pred_key)
+        if alignment not in ALIGNMENTS:
+            raise ValueError(f'DepthEvalMetric: alignment must be one of {ALIGNMENTS}, got {alignment!r}')
+        self.alignment = alignment
+        if focal_rescale is not None and not focal_rescale > 0:
+            raise ValueError(f'DepthEvalMetric: focal_rescale (the training focal length, px) must be > 0, '
+                             f'got {focal_rescale!r}')
+        self.focal_rescale = None if focal_rescale is None else float(focal_rescale)
         self.format_only = bool(format_only)
         self.depth_scale_factor = float(depth_scale_factor)
         if format_only and not output_dir:
@@ -194,7 +237,8 @@ class DepthEvalMetric(BaseMetric):
         self.min_pred = None if min_pred is None else float(min_pred)
 
     def evaluate_image(self, pred: np.ndarray, gt: np.ndarray, name: str = '<image>',
-                       img_crop_box: Optional[Sequence[int]] = None) -> Optional[Dict[str, float]]:
+                       img_crop_box: Optional[Sequence[int]] = None,
+                       focal: Optional[float] = None) -> Optional[Dict[str, float]]:
         """Metrics of one (H, W) prediction/GT pair, or ``None`` when no pixel is valid."""
         pred = _as_hw(pred)
         gt = _as_hw(gt)
@@ -217,8 +261,18 @@ class DepthEvalMetric(BaseMetric):
             valid &= in_crop
         if not valid.any():
             return None
-        pred = clamp_prediction(pred, self.min_depth, self.max_depth)
-        return compute_depth_errors(gt[valid], pred[valid])
+        if self.focal_rescale is not None:
+            if not focal:
+                raise ValueError(f'DepthEvalMetric: focal_rescale needs the focal length of {name!r} (the dataset '
+                                 'gives none)')
+            pred = pred * (float(focal) / self.focal_rescale)
+        if self.alignment == 'metric':
+            pred = clamp_prediction(pred, self.min_depth, self.max_depth)
+            return compute_depth_errors(gt[valid], pred[valid])
+        p = np.nan_to_num(pred[valid].astype(np.float64), nan=self.min_depth)
+        p = np.maximum(p, max(self.min_depth, 1e-6))  # median / disparity need a positive prediction
+        p = align_prediction(p, gt[valid].astype(np.float64), self.alignment)
+        return compute_depth_errors(gt[valid], clamp_prediction(p, max(self.min_depth, 1e-6), self.max_depth))
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
@@ -233,7 +287,7 @@ class DepthEvalMetric(BaseMetric):
                 raise KeyError(f'DepthEvalMetric needs {self.pred_key} and gt_depth_map in every '
                                f'data sample; {name!r} lacks '
                                f"{self.pred_key if pred is None else 'gt_depth_map'}")
-            errors = self.evaluate_image(pred, gt, name, _meta(sample, 'img_crop_box'))
+            errors = self.evaluate_image(pred, gt, name, _meta(sample, 'img_crop_box'), _meta(sample, 'focal'))
             if errors is None:
                 self.results.append(dict(img_path=name, skipped=True))
             else:
