@@ -3,12 +3,13 @@
     python tools/analysis/benchmark_sweep.py SWEEP_CONFIG [--batch 16] [--size 416 544] [--iters 2]
         [--warmup 1] [--copies 1] [--rounds 2] [--out report.json]
 
-Both steps are the real ``train_step`` of the models the configs build (the sweep's first variant alone in
-its own config, and the sweep), with their own optim wrappers (AdamW, clipping), on one synthetic batch;
+Both steps are the real ``train_step`` of the models the configs build (the sweep's first variant alone
+in its own config, and the sweep), with their own optim wrappers (AdamW, clipping), on one synthetic batch;
 CLIP is the configured architecture with random weights (the cost does not depend on the values). Each
 path runs in its own child processes, alternating (``--rounds``), so its peak resident memory is its own and
-a changing machine load hits both alike; the median over every timed step of a path is reported. ``--copies N`` repeats the
-sweep's heads N times (e.g. the 14 distinct NYU variants of Auty Tables 3-7 twice: 28 heads).
+a changing machine load hits both alike; the median over every timed step of a path is reported.
+``--copies N`` repeats the sweep's heads N times (e.g. the 14 distinct NYU variants of Auty Tables 3-7
+twice: 28 heads).
 Reported: median wall time per step, peak RSS, the ratio sweep / single, and K x single / sweep (a lower
 bound of the saving over K solo runs: the first variant is the cheapest of the paper's).
 """

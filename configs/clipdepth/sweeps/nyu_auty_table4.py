@@ -1,6 +1,6 @@
-# Auty et al. Table 4 (NYU): learned context tokens with depth-7 words, every variant trained in one run on one trunk pass per batch
-# (MultiVariantDepthEstimator). Each variant's head, optimiser, schedule, loss and metrics come from its
-# own config in configs/clipdepth/; results: python tools/analysis/paper_table.py WORK_DIR
+# Auty et al. Table 4 (NYU): learned context tokens with depth-7 words, every variant trained in one run on one
+# trunk pass per batch (MultiVariantDepthEstimator). Each variant's head, optimiser, schedule, loss and metrics
+# come from its own config in configs/clipdepth/; results: python tools/analysis/paper_table.py WORK_DIR
 _base_ = ['../nyu_baseline_depth7.py', '../../_base_/sweeps/auty_published.py']
 from mmclipdepth.utils.sweep import sweep_from_configs  # noqa: E402
 

@@ -1,6 +1,6 @@
-# Auty et al. Table 6 (NYU): uniform vs log-uniform bins, every variant trained in one run on one trunk pass per batch
-# (MultiVariantDepthEstimator). Each variant's head, optimiser, schedule, loss and metrics come from its
-# own config in configs/clipdepth/; results: python tools/analysis/paper_table.py WORK_DIR
+# Auty et al. Table 6 (NYU): uniform vs log-uniform bins, every variant trained in one run on one trunk pass per
+# batch (MultiVariantDepthEstimator). Each variant's head, optimiser, schedule, loss and metrics come from its own
+# config in configs/clipdepth/; results: python tools/analysis/paper_table.py WORK_DIR
 _base_ = ['../nyu_baseline_learned7.py', '../../_base_/sweeps/auty_published.py']
 from mmclipdepth.utils.sweep import sweep_from_configs  # noqa: E402
 

@@ -1,5 +1,5 @@
-# CLIP2Depth mirror-size ablation (NYU): s = 8, 16, 32, 64 and the mirror removed, trained in one run on one
-# trunk pass per batch (MultiVariantDepthEstimator); each variant's settings come from its own config.
+# CLIP2Depth mirror-size ablation (NYU): s = 8, 16, 32, 64 and the mirror removed, trained in one run on one trunk
+# pass per batch (MultiVariantDepthEstimator); each variant's settings come from its own config.
 _base_ = ['../nyu_mirror8_deconv.py']
 from mmclipdepth.utils.sweep import sweep_from_configs  # noqa: E402
 

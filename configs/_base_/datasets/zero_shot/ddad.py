@@ -1,8 +1,12 @@
-# DDAD (outdoor): zero-shot test set (docs/zero_shot.md). Protocol: ZoeDepth DATASETS_CONFIG['ddad']: garg crop, min_depth_eval 1e-3, max_depth_eval 80 (ZoeDepth resizes the image to its network input; here it runs at the native size, no KB crop).
+# DDAD (outdoor): zero-shot test set (docs/zero_shot.md). Protocol: ZoeDepth DATASETS_CONFIG['ddad']: garg crop,
+# min_depth_eval 1e-3, max_depth_eval 80 (ZoeDepth resizes the image to its network input; here it runs at the
+# native size, no KB crop).
 # Use with any model config: python tools/test.py CONFIG CKPT --test-set configs/_base_/datasets/zero_shot/ddad.py
 # (data_root: --cfg-options test_dataloader.dataset.data_root=...) or tools/analysis/zero_shot_eval.py.
 zero_shot = dict(name='ddad', title='DDAD (outdoor)', crop='garg', min_depth=0.001, max_depth=80,
-                 source="ZoeDepth DATASETS_CONFIG['ddad']: garg crop, min_depth_eval 1e-3, max_depth_eval 80 (ZoeDepth resizes the image to its network input; here it runs at the native size, no KB crop)")
+                 source=("ZoeDepth DATASETS_CONFIG['ddad']: garg crop, min_depth_eval 1e-3, max_depth_eval 80 "
+                         "(ZoeDepth resizes the image to its network input; here it runs at the native size, no KB "
+                         "crop)"))
 zero_shot_pipeline = [
     dict(type='LoadImageFromFileStrict'),
     dict(type='LoadReleaseDepth'),

@@ -1,5 +1,7 @@
-# DIML outdoor: zero-shot test set (docs/zero_shot.md). Protocol: ZoeDepth DATASETS_CONFIG['diml_outdoor']: garg crop, min_depth_eval 2, max_depth_eval 80.
-# Use with any model config: python tools/test.py CONFIG CKPT --test-set configs/_base_/datasets/zero_shot/diml_outdoor.py
+# DIML outdoor: zero-shot test set (docs/zero_shot.md). Protocol: ZoeDepth DATASETS_CONFIG['diml_outdoor']: garg
+# crop, min_depth_eval 2, max_depth_eval 80.
+# Use with any model config: python tools/test.py CONFIG CKPT --test-set
+# configs/_base_/datasets/zero_shot/diml_outdoor.py
 # (data_root: --cfg-options test_dataloader.dataset.data_root=...) or tools/analysis/zero_shot_eval.py.
 zero_shot = dict(name='diml_outdoor', title='DIML outdoor', crop='garg', min_depth=2, max_depth=80,
                  source="ZoeDepth DATASETS_CONFIG['diml_outdoor']: garg crop, min_depth_eval 2, max_depth_eval 80")
@@ -11,7 +13,11 @@ zero_shot_pipeline = [
 ]
 test_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='DIMLOutdoorDataset', data_root='data/diml_outdoor_test', test_mode=True, pipeline=zero_shot_pipeline))
+    dataset=dict(
+        type='DIMLOutdoorDataset',
+        data_root='data/diml_outdoor_test',
+        test_mode=True,
+        pipeline=zero_shot_pipeline))
 # one metric per way of relating the prediction to the ground truth, each under its own prefix
 test_evaluator = [
     dict(type='DepthEvalMetric', crop='garg', min_depth=2, max_depth=80, alignment=alignment, prefix=alignment)

@@ -1,8 +1,11 @@
-# Virtual KITTI 2 (outdoor): zero-shot test set (docs/zero_shot.md). Protocol: ZoeDepth DATASETS_CONFIG['vkitti2']: KB crop, garg crop, min_depth_eval 1e-3, max_depth_eval 80.
-# Use with any model config: python tools/test.py CONFIG CKPT --test-set configs/_base_/datasets/zero_shot/vkitti2.py
+# Virtual KITTI 2 (outdoor): zero-shot test set (docs/zero_shot.md). Protocol: ZoeDepth DATASETS_CONFIG['vkitti2']:
+# KB crop, garg crop, min_depth_eval 1e-3, max_depth_eval 80.
+# Use with any model config: python tools/test.py CONFIG CKPT --test-set
+# configs/_base_/datasets/zero_shot/vkitti2.py
 # (data_root: --cfg-options test_dataloader.dataset.data_root=...) or tools/analysis/zero_shot_eval.py.
 zero_shot = dict(name='vkitti2', title='Virtual KITTI 2 (outdoor)', crop='garg', min_depth=0.001, max_depth=80,
-                 source="ZoeDepth DATASETS_CONFIG['vkitti2']: KB crop, garg crop, min_depth_eval 1e-3, max_depth_eval 80")
+                 source=("ZoeDepth DATASETS_CONFIG['vkitti2']: KB crop, garg crop, min_depth_eval 1e-3, "
+                         "max_depth_eval 80"))
 zero_shot_pipeline = [
     dict(type='LoadImageFromFileStrict'),
     dict(type='LoadReleaseDepth'),
@@ -12,7 +15,12 @@ zero_shot_pipeline = [
 ]
 test_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='VKITTI2Dataset', data_root='data/vkitti2', camera=0, test_mode=True, pipeline=zero_shot_pipeline))
+    dataset=dict(
+        type='VKITTI2Dataset',
+        data_root='data/vkitti2',
+        camera=0,
+        test_mode=True,
+        pipeline=zero_shot_pipeline))
 # one metric per way of relating the prediction to the ground truth, each under its own prefix
 test_evaluator = [
     dict(type='DepthEvalMetric', crop='garg', min_depth=0.001, max_depth=80, alignment=alignment, prefix=alignment)
