@@ -6,4 +6,4 @@ from . import _compat  # noqa: F401  (must come first: mmcv.ops stand-in, safe c
 from . import fileio  # noqa: F401,E402  (registers the atomic local file backend)
 from . import datasets, engine, evaluation, models, visualization  # noqa: F401,E402
 
-__version__ = '0.2.0'
+__version__ = '0.3.0'
