@@ -170,6 +170,9 @@ def export_onnx(model: nn.Module, out: str, images: Sequence[str], dynamic_shape
         checkpoint_sha256=_sha256(checkpoint), opset=opset)
     with open(sidecar_path(out), 'w', encoding='utf-8') as f:
         json.dump(meta, f, indent=1)
+    if model.test_cfg is None:
+        from mmengine.config import ConfigDict
+        model.test_cfg = ConfigDict()
     mode_before = model.test_cfg.get('mode', 'whole')
     model.test_cfg['mode'] = 'whole_flip' if flip else 'whole'  # the PyTorch side with the exported flip setting
     try:
