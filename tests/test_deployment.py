@@ -153,10 +153,34 @@ def test_static_model_refuses_another_size_and_bad_files(tmp_path):
         OnnxDepthModel(lonely)
 
 
+def test_llm_mde_exports_its_image_side_and_says_what_stays_in_python(tmp_path):
+    from mmengine.config import Config
+    from mmclipdepth.apis.onnx_depth_model import export_llm_mde_image_tokens
+    from test_llm_mde import tiny_model_cfg as tiny_llm_cfg
+    cfg = Config(dict(model=tiny_llm_cfg(), default_scope='mmseg', test_pipeline=[
+        dict(type='LoadImageFromFileStrict'), dict(type='Resize', scale=(32, 32), keep_ratio=False),
+        dict(type='PackSegInputs')]))
+    torch.manual_seed(0)
+    model = init_depth_model(cfg, allow_untrained=True)
+    with pytest.raises(ExportError, match='prompt writer, the tokenizer, the language model'):
+        export_onnx(model, str(tmp_path / 'x.onnx'), NYU_SAMPLES[:1])
+    out = str(tmp_path / 'llm_image.onnx')
+    meta = export_llm_mde_image_tokens(model, out, NYU_SAMPLES[:2])
+    assert meta['parity']['max_rel_diff'] <= 1e-4 and len(meta['parity']['images']) == 2
+    assert meta['output']['shape'] == [1, 16, 32] and 'stay in Python' in meta['stays_in_python']
+    import onnxruntime as ort
+    from mmclipdepth.apis.inference import _prepare
+    data = _prepare(model, NYU_SAMPLES[1], 0)
+    x = model.data_preprocessor(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]), False)['inputs']
+    with torch.no_grad():
+        want = model._reprogrammed(x).numpy()
+    got = ort.InferenceSession(out, providers=['CPUExecutionProvider']).run(['tokens'], {'image': x.numpy()})[0]
+    assert _rel(got, want) <= 1e-4
+    with pytest.raises(ValueError, match='image side of an LLM-MDE model'):
+        OnnxDepthModel(out)
+
+
 def test_what_cannot_be_exported_is_refused_with_the_reason(tmp_path):
-    llm = type('LLMDepthEstimator', (torch.nn.Module, ), {})()
-    with pytest.raises(ExportError, match='tokenizer and the prompt writer stay in Python'):
-        export_onnx(llm, str(tmp_path / 'x.onnx'), NYU_SAMPLES[:1])
     model = _learned('clipdepth/nyu_baseline_learned7.py')
     model.test_cfg.mode = 'slide'
     with pytest.raises(ExportError, match='sliding-window loop stays in Python'):

@@ -19,7 +19,7 @@ import torch
 from mmengine.config import Config
 from torch import Tensor, nn
 
-__all__ = ['export_onnx', 'OnnxDepthModel', 'sidecar_path', 'ExportError']
+__all__ = ['export_onnx', 'export_llm_mde_image_tokens', 'OnnxDepthModel', 'sidecar_path', 'ExportError']
 
 FORMAT = 'mmclipdepth-onnx/1'
 
@@ -91,14 +91,82 @@ def _sha256(path: Optional[str]) -> Optional[str]:
     return h.hexdigest()
 
 
+#: why LLM-MDE is not one graph, and what of it is (``export_llm_mde_image_tokens``)
+LLM_MDE_STAYS = (
+    'LLM-MDE cannot be exported as one image-to-depth graph: its adaptive prompt is written as text from each '
+    "image's statistics (and a coarse-depth pass through the language model) at run time, then tokenised, so the "
+    'prompt writer, the tokenizer, the language model with LoRA and the adaptation head stay in Python. What '
+    'is exported (tools/deployment/export_onnx.py, automatically for LLM-MDE configs) is the image side: the '
+    'LoRA ViT and the cross-modal reprogramming onto the frozen word embeddings, image -> reprogrammed tokens.')
+
+
+class _ImageTokens(nn.Module):
+    """LLM-MDE's image side: normalised image -> reprogrammed tokens (N, L, d) (``LLMDepthEstimator._reprogrammed``)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model._reprogrammed(x)
+
+
+def export_llm_mde_image_tokens(model: nn.Module, out: str, images: Sequence[str], rtol: float = 1e-4,
+                                checkpoint: Optional[str] = None, opset: int = 18) -> dict:
+    """Export what of LLM-MDE is a fixed graph (``LLM_MDE_STAYS``) and check it with onnxruntime against
+    PyTorch on ``images``; the sidecar says what stays in Python. Returns the sidecar's content."""
+    import os
+    import onnxruntime as ort
+    from .inference import _prepare
+    if type(model).__name__ != 'LLMDepthEstimator':
+        raise ExportError(f'export_llm_mde_image_tokens takes an LLMDepthEstimator, got {type(model).__name__}')
+    model.eval()
+    wrapper = _ImageTokens(model).eval()
+    first = _prepare(model, images[0], 0)
+    x = model.data_preprocessor(dict(inputs=[first['inputs']], data_samples=[first['data_samples']]),
+                                False)['inputs']
+    with torch.no_grad():
+        try:
+            torch.onnx.export(wrapper, (x, ), out, dynamo=True, opset_version=opset, input_names=['image'],
+                              output_names=['tokens'], verbose=False, optimize=True)
+        except Exception as e:  # noqa: BLE001
+            raise ExportError(f'torch.onnx.export failed for the LLM-MDE image side: {type(e).__name__}: '
+                              f'{str(e)[:500]}') from e
+        session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
+        worst, checked = 0.0, []
+        for path in images:
+            data = _prepare(model, path, 0)
+            xi = model.data_preprocessor(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]),
+                                         False)['inputs']
+            if tuple(xi.shape) != tuple(x.shape):
+                continue
+            a = wrapper(xi).numpy()
+            b = session.run(['tokens'], {'image': xi.numpy()})[0]
+            diff = float(np.abs(a - b).max() / max(float(np.abs(a).max()), 1e-12))
+            worst = max(worst, diff)
+            checked.append(dict(image=osp.basename(str(path)), max_rel_diff=diff))
+    if not worst <= rtol:
+        os.remove(out)
+        raise ExportError(f'onnxruntime and PyTorch differ by {worst:.3g} relative (allowed {rtol:g}): removed')
+    pre = model.cfg.model.data_preprocessor
+    meta = dict(format=FORMAT + '+llm_mde_image_tokens', part='image_tokens',
+                input=dict(name='image', layout='NCHW float32, RGB, normalised: (pixel - mean) / std',
+                           mean=list(pre.get('mean', [0, 0, 0])), std=list(pre.get('std', [1, 1, 1])),
+                           bgr_to_rgb=bool(pre.get('bgr_to_rgb', False)), size=[int(x.shape[-2]), int(x.shape[-1])]),
+                output=dict(name='tokens', layout='N x L x d float32: the reprogrammed image tokens the language '
+                            'model reads after the prompt', shape=list(wrapper(x).shape)),
+                stays_in_python=LLM_MDE_STAYS, config_text=model.cfg.pretty_text,
+                checkpoint=osp.abspath(checkpoint) if checkpoint else None, checkpoint_sha256=_sha256(checkpoint),
+                parity=dict(max_rel_diff=worst, rtol=rtol, images=checked), opset=opset)
+    with open(sidecar_path(out), 'w', encoding='utf-8') as f:
+        json.dump(meta, f, indent=1)
+    return meta
+
+
 def _check_exportable(model: nn.Module, flip_tta: Optional[bool]) -> bool:
     from ..models.segmentors.clip_depth_estimator import CLIPDepthEstimator
     if type(model).__name__ == 'LLMDepthEstimator':
-        raise ExportError(
-            'LLM-MDE cannot be exported as one graph: its adaptive prompt is written as text from each image\'s '
-            'statistics at run time, tokenised and run through the language model (with LoRA) together with the '
-            'reprogrammed image patches, so the tokenizer and the prompt writer stay in Python. Run it with '
-            'mmclipdepth.apis.init_depth_model / inference_depth.')
+        raise ExportError(LLM_MDE_STAYS)
     if not isinstance(model, CLIPDepthEstimator) or type(model).__name__ == 'MultiVariantDepthEstimator':
         raise ExportError(f'export_onnx takes a CLIPDepthEstimator (CLIP-prompt or mirror configs), got '
                           f'{type(model).__name__}; split a sweep checkpoint first '
@@ -233,6 +301,9 @@ class OnnxDepthModel:
                 meta = json.load(f)
             except json.JSONDecodeError as e:
                 raise ValueError(f'{side}: not JSON ({e})') from None
+        if meta.get('part') == 'image_tokens':
+            raise ValueError(f'{onnx_path} is the image side of an LLM-MDE model, not an image-to-depth graph: '
+                             f'{meta.get("stays_in_python", "")}')
         if meta.get('format') != FORMAT:
             raise ValueError(f'{side}: format {meta.get("format")!r}, expected {FORMAT!r}')
         self.meta = meta

@@ -10,7 +10,9 @@ The exported model is run on the images (default: the bundled real samples of th
 backends; the largest relative depth difference is printed, and above ``--rtol`` the export fails (exit 1,
 nothing written). Beside ``model.onnx`` goes ``model.json``: input size rule, normalisation, depth range,
 config, checkpoint SHA-256 and the measured parity; ``mmclipdepth.apis.OnnxDepthModel`` reads both.
-LLM-MDE is refused with the reason (its prompt is text written per image at run time).
+For LLM-MDE only the image side is a fixed graph (LoRA ViT + reprogramming: image -> the tokens its language
+model reads); the tool exports that and says what stays in Python (the per-image prompt text, the tokenizer,
+the language model and the head).
 """
 import argparse
 import glob
@@ -21,7 +23,7 @@ from mmengine.config import DictAction
 
 import mmclipdepth  # noqa: F401
 from mmclipdepth.apis import init_depth_model
-from mmclipdepth.apis.onnx_depth_model import ExportError, export_onnx
+from mmclipdepth.apis.onnx_depth_model import ExportError, export_llm_mde_image_tokens, export_onnx
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAMPLES = dict(nyu=osp.join(REPO, 'tests', 'data', 'nyu', 'official_splits', 'test', '*', 'rgb_*.jpg'),
@@ -54,6 +56,12 @@ def main(argv=None):
         missing = [i for i in images if not osp.isfile(i)]
         if missing:
             raise FileNotFoundError(f'image file(s) {missing} do not exist')
+        if type(model).__name__ == 'LLMDepthEstimator':  # only its image side is a fixed graph
+            meta = export_llm_mde_image_tokens(model, args.out, images, rtol=args.rtol, checkpoint=args.checkpoint)
+            print(f'wrote {args.out}: the LLM-MDE image side (image -> reprogrammed tokens '
+                  f'{meta["output"]["shape"]}), max relative difference {meta["parity"]["max_rel_diff"]:.3g}')
+            print('stays in Python: ' + meta['stays_in_python'])
+            return 0
         meta = export_onnx(model, args.out, images, dynamic_shape=args.dynamic_shape, flip_tta=args.flip,
                            checkpoint=args.checkpoint, config_path=args.config, rtol=args.rtol)
     except (ExportError, FileNotFoundError, ValueError, KeyError) as e:
