@@ -233,3 +233,24 @@ def test_tools_train_runs_a_repo_sweep_config_and_paper_table_writes_it(tmp_path
     rows = [ln for ln in section.splitlines() if ln.startswith('| ') and ' / ' in ln]
     assert len(rows) == 3 and not any('(not in this run)' in r or '/ -' in r for r in rows)
     assert '### Auty Table 3 (NYU)' in table.stdout  # its learned-7 row was trained too (the rest: not in this run)
+
+
+def test_paper_table_without_published_numbers_and_from_a_metrics_file(tmp_path):
+    """The mirror sweep has no published table (only the abstract is bundled): its variants get a table of
+    their own; --metrics takes the numbers from a file; a variant without metrics is an error."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs/mirror/sweeps/nyu_mirror_sizes.py'))
+    metrics = {f'{n}/{k}': 0.1 * i + 0.01 * j for i, n in enumerate(cfg.model.decode_heads)
+               for j, k in enumerate(('abs_rel', 'sq_rel', 'rmse', 'rmse_log_unrooted', 'log10', 'd1', 'd2', 'd3'))}
+    mfile = tmp_path / 'm.json'
+    mfile.write_text(json.dumps(metrics))
+    tool = osp.join(REPO, 'tools/analysis/paper_table.py')
+    args = [sys.executable, tool, str(tmp_path), '--config', osp.join(REPO, 'configs/mirror/sweeps/nyu_mirror_sizes.py')]
+    run = subprocess.run(args + ['--metrics', str(mfile)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert '### Variants without a published table' in run.stdout and '### Auty' not in run.stdout
+    row = next(ln for ln in run.stdout.splitlines() if ln.startswith('| `nyu_mirror16_deconv`'))
+    assert row.split(' | ')[1] == '0.100'  # abs_rel of the second variant, as written in the file
+    del metrics['nyu_nomirror_deconv/abs_rel']
+    mfile.write_text(json.dumps(metrics))
+    bad = subprocess.run(args + ['--metrics', str(mfile)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert bad.returncode == 1 and 'nyu_nomirror_deconv' in bad.stderr

@@ -148,3 +148,16 @@ def test_zero_shot_eval_writes_one_table(tmp_path, trees, tiny_zero_shot):
     for s in ('metric', 'median', 'lsq_depth', 'lsq_disparity'):
         assert np.isfinite(ibims[f'{s}/abs_rel']) and 0 <= ibims[f'{s}/d1'] <= 1
     assert ibims['median/abs_rel'] != ibims['metric/abs_rel']  # the scaling modes are not the same numbers
+
+
+def test_check_depth_dataset_reads_a_release(tmp_path):
+    root, expected = make('ibims', str(tmp_path / 'i'))
+    tool = osp.join(REPO, 'tools/dataset_converters/check_depth_dataset.py')
+    ok = subprocess.run([sys.executable, tool, root, '--test-set', osp.join(ZS, 'ibims.py')], capture_output=True,
+                        text=True, timeout=300, cwd=REPO)
+    assert ok.returncode == 0 and 'OK: all 2 samples exist and decode' in ok.stdout, ok.stdout + ok.stderr
+    import os
+    os.remove(osp.join(root, 'depth', 'office_02.png'))
+    bad = subprocess.run([sys.executable, tool, root, '--test-set', osp.join(ZS, 'ibims.py')], capture_output=True,
+                         text=True, timeout=300, cwd=REPO)
+    assert bad.returncode == 2 and 'office_02.png' in bad.stderr and 'does not exist' in bad.stderr
