@@ -130,8 +130,9 @@ def run(args) -> List[dict]:
     """Process every input image; return per image its output paths and depth statistics."""
     from mmengine.utils import ProgressBar
 
-    from mmclipdepth.apis import (backproject_depth, colorize_depth, depth_to_png16, inference_depth,
-                                  intrinsics_for_prediction, load_depth_model, render_depth_colorbar, write_ply)
+    from mmclipdepth.apis import (backproject_depth, colorize_depth, depth_to_png16, image_for_prediction,
+                                  inference_depth, intrinsics_for_prediction, load_depth_model,
+                                  render_depth_colorbar, write_ply)
     from mmclipdepth.apis.depth_outputs import imwrite_rgb
 
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
@@ -200,13 +201,10 @@ def run(args) -> List[dict]:
                 h0, w0 = image.shape[:2]
                 intr = (args.focal, args.focal, (w0 - 1) / 2.0, (h0 - 1) / 2.0)
             fx, fy, cx, cy = intrinsics_for_prediction(intr, crop)
-            if crop is not None:
-                top, left = crop
-                image = image[top:top + depth.shape[0], left:left + depth.shape[1]]
-            if image.shape[:2] != depth.shape:
-                raise ValueError(f'{path}: the prediction is {depth.shape[0]}x{depth.shape[1]} but the image is '
-                                 f'{image.shape[0]}x{image.shape[1]} and the pipeline reported no crop offset '
-                                 '(kb_crop); cannot colour the point cloud')
+            try:
+                image = image_for_prediction(image, depth.shape, crop)
+            except ValueError as e:
+                raise ValueError(f'{path}: {e}; cannot colour the point cloud') from e
             points, flat = backproject_depth(depth, (fx, fy, cx, cy))
             out['ply'] = osp.join(args.out_dir, name + '.ply')
             write_ply(out['ply'], points, image.reshape(-1, 3)[flat], binary=not args.ply_ascii)

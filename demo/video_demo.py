@@ -94,7 +94,8 @@ def run(args) -> dict:
     import cv2
     from mmengine.utils import ProgressBar
 
-    from mmclipdepth.apis import colorize_depth, depth_to_png16, inference_depth, load_depth_model
+    from mmclipdepth.apis import (colorize_depth, depth_to_png16, image_for_prediction, inference_depth,
+                                  load_depth_model)
     from mmclipdepth.evaluation.metrics.flicker_metric import pair_flicker, summarise_flicker, to_grey
 
     if args.batch_size < 1:
@@ -140,11 +141,7 @@ def run(args) -> dict:
         raise ValueError(f'colour range [{lo}, {hi}] is empty')
     rgb_views, greys = [], []
     for img, depth, crop in zip(frames, depths, crops):
-        if crop is not None:
-            top, left = crop
-            img = img[top:top + depth.shape[0], left:left + depth.shape[1]]
-        if img.shape[:2] != depth.shape:
-            img = cv2.resize(img, (depth.shape[1], depth.shape[0]), interpolation=cv2.INTER_AREA)
+        img = image_for_prediction(img, depth.shape, crop, resize=True)
         rgb_views.append(img)
         greys.append(to_grey(img))
     h, w = depths[0].shape

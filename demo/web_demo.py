@@ -83,8 +83,8 @@ class DepthService:
         return img
 
     def predict(self, spec, checkpoint, image_path, focal, progress=lambda *a, **k: None) -> dict:
-        from mmclipdepth.apis import (backproject_depth, depth_to_png16, inference_depth, render_depth_colorbar,
-                                      write_glb_points, write_ply)
+        from mmclipdepth.apis import (backproject_depth, depth_to_png16, image_for_prediction, inference_depth,
+                                      render_depth_colorbar, write_glb_points, write_ply)
         import cv2
         progress(0.05, desc='reading the image')
         img = self.read(image_path)
@@ -110,13 +110,7 @@ class DepthService:
         png, _ = depth_to_png16(depth, 1000.0)
         cv2.imwrite(files['png16'], png)
         np.save(files['npy'], depth)
-        crop = sample.metainfo.get('kb_crop')
-        rgb = img[..., ::-1]
-        if crop is not None:
-            top, left = crop
-            rgb = rgb[top:top + depth.shape[0], left:left + depth.shape[1]]
-        if rgb.shape[:2] != depth.shape:
-            rgb = cv2.resize(np.ascontiguousarray(rgb), (depth.shape[1], depth.shape[0]))
+        rgb = image_for_prediction(img[..., ::-1], depth.shape, sample.metainfo.get('kb_crop'), resize=True)
         h, w = depth.shape
         intr = (float(focal), float(focal), (w - 1) / 2.0, (h - 1) / 2.0)
         points, index = backproject_depth(depth, intr)

@@ -169,9 +169,8 @@ def test_llm_mde_exports_its_image_side_and_says_what_stays_in_python(tmp_path):
     assert meta['parity']['max_rel_diff'] <= 1e-4 and len(meta['parity']['images']) == 2
     assert meta['output']['shape'] == [1, 16, 32] and 'stay in Python' in meta['stays_in_python']
     import onnxruntime as ort
-    from mmclipdepth.apis.inference import _prepare
-    data = _prepare(model, NYU_SAMPLES[1], 0)
-    x = model.data_preprocessor(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]), False)['inputs']
+    from mmclipdepth.apis.onnx_depth_model import normalised_input
+    x = normalised_input(model, NYU_SAMPLES[1])
     with torch.no_grad():
         want = model._reprogrammed(x).numpy()
     got = ort.InferenceSession(out, providers=['CPUExecutionProvider']).run(['tokens'], {'image': x.numpy()})[0]

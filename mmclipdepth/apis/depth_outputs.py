@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 __all__ = ['colorize_depth', 'render_depth_colorbar', 'depth_to_png16', 'backproject_depth', 'write_ply',
-           'intrinsics_for_prediction', 'write_glb_points']
+           'intrinsics_for_prediction', 'write_glb_points', 'image_for_prediction']
 
 
 def _range(depth: np.ndarray, vmin: Optional[float], vmax: Optional[float]) -> Tuple[float, float]:
@@ -76,6 +76,23 @@ def intrinsics_for_prediction(intrinsics: Sequence[float], crop_offset: Optional
         top, left = crop_offset
         cx, cy = cx - left, cy - top
     return fx, fy, cx, cy
+
+
+def image_for_prediction(image: np.ndarray, depth_shape, crop_offset: Optional[Sequence[int]] = None,
+                         resize: bool = False) -> np.ndarray:
+    """The part of ``image`` (HxW[xC]) a prediction of ``depth_shape`` covers: the inference pipeline's crop at
+    ``crop_offset`` (top, left; KITTI's KB crop), then, with ``resize``, scaled (area) to the prediction's size;
+    without ``resize`` another size is a ``ValueError``."""
+    h, w = int(depth_shape[0]), int(depth_shape[1])
+    if crop_offset is not None:
+        top, left = crop_offset
+        image = image[top:top + h, left:left + w]
+    if image.shape[:2] != (h, w):
+        if not resize:
+            raise ValueError(f'the prediction is {h}x{w} but the image is {image.shape[0]}x{image.shape[1]} and the '
+                             'pipeline reported no crop offset (kb_crop)')
+        image = cv2.resize(np.ascontiguousarray(image), (w, h), interpolation=cv2.INTER_AREA)
+    return image
 
 
 def backproject_depth(depth: np.ndarray, intrinsics: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:

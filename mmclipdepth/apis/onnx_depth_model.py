@@ -73,12 +73,17 @@ class _ImageToDepth(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         m = self.model
-        n = x.shape[0]
         feats = m.extract_feat(torch.cat([x, x.flip(dims=(3, ))]) if self.flip else x)
-        low = m.decode_head.forward(feats)
-        if self.flip:
-            low = (low[:n] + low[n:].flip(dims=(3, ))) / 2
-        return m.decode_head.predict_by_feat(low, [dict(img_shape=x.shape[-2:])])
+        return m.head_depth(m.decode_head, feats, [dict(img_shape=x.shape[-2:])], self.flip)
+
+
+def normalised_input(model: nn.Module, image) -> Tensor:
+    """One image through the model's inference pipeline and data preprocessor: the (1, 3, H, W) tensor the
+    exported graph takes."""
+    from .inference import _prepare
+    data = _prepare(model, image, 0)
+    return model.data_preprocessor(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]),
+                                   False)['inputs']
 
 
 def _sha256(path: Optional[str]) -> Optional[str]:
@@ -117,14 +122,11 @@ def export_llm_mde_image_tokens(model: nn.Module, out: str, images: Sequence[str
     PyTorch on ``images``; the sidecar says what stays in Python. Returns the sidecar's content."""
     import os
     import onnxruntime as ort
-    from .inference import _prepare
     if type(model).__name__ != 'LLMDepthEstimator':
         raise ExportError(f'export_llm_mde_image_tokens takes an LLMDepthEstimator, got {type(model).__name__}')
     model.eval()
     wrapper = _ImageTokens(model).eval()
-    first = _prepare(model, images[0], 0)
-    x = model.data_preprocessor(dict(inputs=[first['inputs']], data_samples=[first['data_samples']]),
-                                False)['inputs']
+    x = normalised_input(model, images[0])
     with torch.no_grad():
         try:
             torch.onnx.export(wrapper, (x, ), out, dynamo=True, opset_version=opset, input_names=['image'],
@@ -135,9 +137,7 @@ def export_llm_mde_image_tokens(model: nn.Module, out: str, images: Sequence[str
         session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
         worst, checked = 0.0, []
         for path in images:
-            data = _prepare(model, path, 0)
-            xi = model.data_preprocessor(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]),
-                                         False)['inputs']
+            xi = normalised_input(model, path)
             if tuple(xi.shape) != tuple(x.shape):
                 continue
             a = wrapper(xi).numpy()
@@ -195,13 +195,11 @@ def export_onnx(model: nn.Module, out: str, images: Sequence[str], dynamic_shape
     checkpoint SHA-256, the measured parity); returns the sidecar's content.
     """
     import os
-    from .inference import _prepare, inference_depth
+    from .inference import inference_depth
     flip = _check_exportable(model, flip_tta)
     if not images:
         raise ExportError('export_onnx needs at least one image to check the exported model on')
-    first = _prepare(model, images[0], 0)
-    batch = model.data_preprocessor(dict(inputs=[first['inputs']], data_samples=[first['data_samples']]), False)
-    x = batch['inputs']
+    x = normalised_input(model, images[0])
     model.eval()
     wrapper = _ImageToDepth(model, flip).eval()
     with torch.no_grad(), _constant_text(model) as n_text:
@@ -249,10 +247,8 @@ def export_onnx(model: nn.Module, out: str, images: Sequence[str], dynamic_shape
         worst = float(np.abs(got - reference.numpy()).max() / max(float(reference.abs().max()), 1e-12))
         per_image = []
         for path in images:
-            if not dynamic_shape:
-                data = _prepare(model, path, 0)
-                if tuple(data['inputs'].shape[-2:]) != tuple(meta['input']['size']):
-                    continue  # a static model takes one size
+            if not dynamic_shape and list(normalised_input(model, path).shape[-2:]) != meta['input']['size']:
+                continue  # a static model takes one size
             a = inference_depth(model, path)
             b = inference_depth(runtime, path)
             per_image.append(dict(image=osp.basename(str(path)),

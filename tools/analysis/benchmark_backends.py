@@ -51,11 +51,9 @@ def main(argv=None):
     onnx_path = osp.join(work, 'model.onnx')
     meta = export_onnx(model, onnx_path, [image])
     runtime = OnnxDepthModel(onnx_path, threads=args.threads)
-    from mmclipdepth.apis.inference import _prepare
-    data = _prepare(model, image, 0)
-    batch = model.data_preprocessor(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]), False)
-    x = batch['inputs']
-    metas = [s.metainfo for s in batch['data_samples']]
+    from mmclipdepth.apis.onnx_depth_model import normalised_input
+    x = normalised_input(model, image)
+    metas = [dict(img_shape=tuple(x.shape[-2:]), ori_shape=tuple(x.shape[-2:]), pad_shape=tuple(x.shape[-2:]))]
     x_np = x.numpy()
 
     def eager():

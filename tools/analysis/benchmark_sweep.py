@@ -24,19 +24,13 @@ import time
 
 
 def _batch(batch, size, min_depth, max_depth):
+    """A training batch as the data loader gives it: uint8 images, data samples from ``make_batch``."""
     import torch
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
+    from mmclipdepth.testing.equivalence import make_batch
+    _, samples = make_batch(batch, size, min_depth, max_depth, seed=0, invalid_fraction=0.0)
     g = torch.Generator().manual_seed(0)
-    h, w = size
-    inputs, samples = [], []
-    for _ in range(batch):
-        inputs.append(torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g))
-        depth = min_depth + (max_depth - min_depth) * torch.rand(1, h, w, generator=g)
-        sample = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
-        sample.gt_depth_map = PixelData(data=depth)
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
+    return dict(inputs=[torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=g) for _ in range(batch)],
+                data_samples=samples)
 
 
 def _child(args):

@@ -130,12 +130,19 @@ class CLIPDepthEstimator(DepthEstimator):
         _, log_vars = self.parse_losses(losses)
         return log_vars
 
+    @staticmethod
+    def head_depth(head, feats, batch_img_metas: List[dict], flip: bool) -> Tensor:
+        """``head``'s depth at the input size from trunk features; with ``flip`` the features are of the batch
+        followed by its mirror, averaged at the head's resolution (``whole_flip``)."""
+        low = head.forward(feats)
+        if flip:
+            n = low.shape[0] // 2
+            low = (low[:n] + low[n:].flip(dims=(3, ))) / 2
+        return head.predict_by_feat(low, batch_img_metas)
+
     def whole_flip_inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        n = inputs.shape[0]
         feats = self.extract_feat(torch.cat([inputs, inputs.flip(dims=(3, ))]), batch_img_metas * 2)
-        low = self.decode_head.forward(feats)
-        low = (low[:n] + low[n:].flip(dims=(3, ))) / 2
-        return self.decode_head.predict_by_feat(low, batch_img_metas)
+        return self.head_depth(self.decode_head, feats, batch_img_metas, flip=True)
 
     def postprocess_result(self, depth: Tensor, data_samples=None):
         """mmseg's postprocessing (remove padding, undo flips, resize to ``ori_shape``), except for samples

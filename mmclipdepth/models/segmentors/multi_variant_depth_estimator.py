@@ -238,15 +238,10 @@ class MultiVariantDepthEstimator(CLIPDepthEstimator):
                     out[name] = super().inference(inputs, batch_img_metas)
             return out
         flip = mode == 'whole_flip'
-        n = inputs.shape[0]
-        x = torch.cat([inputs, inputs.flip(dims=(3, ))]) if flip else inputs
-        feats = self.extract_feat(x)
-        for name in self.decode_heads:
+        feats = self.extract_feat(torch.cat([inputs, inputs.flip(dims=(3, ))]) if flip else inputs)
+        for name in self.decode_heads:  # the trunk once, every head on its features
             with self.variant(name) as head:
-                low = head.forward(feats)
-                if flip:  # CLIPDepthEstimator.whole_flip_inference, on the shared features
-                    low = (low[:n] + low[n:].flip(dims=(3, ))) / 2
-                out[name] = head.predict_by_feat(low, batch_img_metas)
+                out[name] = self.head_depth(head, feats, batch_img_metas, flip)
         return out
 
     def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:

@@ -1,28 +1,15 @@
-# DIODE outdoor: zero-shot test set (docs/zero_shot.md). Protocol: ZoeDepth DATASETS_CONFIG['diode_outdoor']: garg
-# crop, min_depth_eval 1e-3, max_depth_eval 80.
-# Use with any model config: python tools/test.py CONFIG CKPT --test-set
-# configs/_base_/datasets/zero_shot/diode_outdoor.py
-# (data_root: --cfg-options test_dataloader.dataset.data_root=...) or tools/analysis/zero_shot_eval.py.
+# DIODE outdoor: zero-shot test set (docs/zero_shot.md), protocol of ZoeDepth DATASETS_CONFIG['diode_outdoor']:
+# garg crop, min_depth_eval 1e-3, max_depth_eval 80. With any model config: python tools/test.py CONFIG CKPT
+# --test-set configs/_base_/datasets/zero_shot/diode_outdoor.py (data_root: --cfg-options
+# test_dataloader.dataset.data_root=...), or tools/analysis/zero_shot_eval.py.
+_base_ = ['../zero_shot_common.py']
 zero_shot = dict(name='diode_outdoor', title='DIODE outdoor', crop='garg', min_depth=0.001, max_depth=80,
-                 source=("ZoeDepth DATASETS_CONFIG['diode_outdoor']: garg crop, min_depth_eval 1e-3, "
-                         "max_depth_eval 80"))
-zero_shot_pipeline = [
-    dict(type='LoadImageFromFileStrict'),
-    dict(type='LoadReleaseDepth'),
-    dict(type='PackSegInputs', meta_keys=('img_path', 'depth_map_path', 'ori_shape', 'img_shape', 'pad_shape',
-                                          'scale_factor', 'flip', 'flip_direction', 'focal', 'dataset', 'kb_crop')),
-]
-test_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='DIODEDataset',
-        data_root='data/diode',
-        scene_type='outdoor',
-        split='val',
-        test_mode=True,
-        pipeline=zero_shot_pipeline))
+                 source=("ZoeDepth DATASETS_CONFIG['diode_outdoor']: garg crop, min_depth_eval 1e-3, max_depth_eval "
+                         "80"))
+test_dataloader = dict(dataset=dict(type='DIODEDataset', data_root='data/diode', scene_type='outdoor', split='val'))
 # one metric per way of relating the prediction to the ground truth, each under its own prefix
 test_evaluator = [
-    dict(type='DepthEvalMetric', crop='garg', min_depth=0.001, max_depth=80, alignment=alignment, prefix=alignment)
+    dict(type='DepthEvalMetric', crop=zero_shot['crop'], min_depth=zero_shot['min_depth'],
+         max_depth=zero_shot['max_depth'], alignment=alignment, prefix=alignment)
     for alignment in ('metric', 'median', 'lsq_depth', 'lsq_disparity')
 ]
