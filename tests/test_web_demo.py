@@ -40,7 +40,7 @@ def zero_shot(tmp_path_factory):
 
 def test_service_outputs_and_bad_uploads(tmp_path, zero_shot):
     web = _web_demo()
-    service = web.DepthService(max_side=1000, out_root=str(tmp_path))
+    service = web.DepthService(max_side=1000, out_root=str(tmp_path), choices=[zero_shot])
     r = service.predict(zero_shot, '', SAMPLE, 518.8579)
     depth = np.load(r['files']['npy'])
     assert depth.shape == (480, 640) and depth.dtype == np.float32
@@ -61,8 +61,11 @@ def test_service_outputs_and_bad_uploads(tmp_path, zero_shot):
     cv2.imwrite(big, np.zeros((40, 1200, 3), np.uint8))
     with pytest.raises(web.DemoError, match='at most 1000 px'):
         service.predict(zero_shot, '', big, 500.0)
-    with pytest.raises(web.DemoError, match='does not exist'):
+    # a checkpoint path, or a model the operator did not offer, is refused without touching the file
+    with pytest.raises(web.DemoError, match='takes no checkpoint paths'):
         service.predict(zero_shot, str(tmp_path / 'missing.pth'), SAMPLE, 500.0)
+    with pytest.raises(web.DemoError, match='choose one of the offered models'):
+        service.predict(str(tmp_path / 'other.py'), '', SAMPLE, 500.0)
 
 
 def _free_port():
