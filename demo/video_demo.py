@@ -34,6 +34,10 @@ import numpy as np
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm')
 
 
+#: frames read by default: the whole clip and its depths are held in memory for the colour range and flicker
+DEFAULT_MAX_FRAMES = 300
+
+
 def parse_args(argv=None):
     from mmengine.config import DictAction
     p = argparse.ArgumentParser(description='Depth video: side-by-side RGB | depth, per-frame outputs, flicker')
@@ -50,7 +54,12 @@ def parse_args(argv=None):
     p.add_argument('--save-npy', action='store_true')
     p.add_argument('--save-png16', action='store_true')
     p.add_argument('--fps', type=float, default=None, help='output frame rate (default: the input\'s; 10 for frames)')
-    p.add_argument('--max-frames', type=int, default=None)
+    p.add_argument('--max-frames', type=int, default=DEFAULT_MAX_FRAMES,
+                   help=f'frames read at most (default {DEFAULT_MAX_FRAMES}: the clip is held in memory, ~2 GB for '
+                        '300 1080p frames with their depths); 0 for every frame')
+    p.add_argument('--max-pixels', type=int, default=None,
+                   help='pixel limit of one frame, checked before decoding (default: '
+                        'mmclipdepth.fileio.DEFAULT_MAX_PIXELS or MMCLIPDEPTH_MAX_PIXELS)')
     p.add_argument('--colour-tol', type=float, default=2.0, help='static-pixel grey tolerance for the flicker')
     p.add_argument('--device', default='cpu')
     p.add_argument('--allow-untrained', action='store_true')
@@ -58,19 +67,23 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def read_frames(path: str, max_frames=None):
-    """(frames as uint8 BGR arrays, fps or None, name). Errors name the input."""
+def read_frames(path: str, max_frames=None, max_pixels=None):
+    """(frames as uint8 BGR arrays, fps or None, name). Errors name the input. Frames of a folder go through the
+    strict image decoder (``mmclipdepth.fileio.read_image``); a video's frame size is checked against
+    ``max_pixels`` before any frame is decoded. At most ``max_frames`` frames (None or 0: all) are read, and
+    a longer input is said so."""
     import cv2
+    from mmclipdepth.fileio.image_decoder import max_pixels_default, read_image
+    max_frames = max_frames or None
+    limit = max_pixels_default() if max_pixels is None else int(max_pixels)
     if osp.isdir(path):
         files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
         if not files:
             raise ValueError(f'folder {path!r} holds no frames ({", ".join(IMAGE_EXTENSIONS)})')
-        frames = []
-        for f in files[:max_frames]:
-            img = cv2.imread(osp.join(path, f), cv2.IMREAD_COLOR)
-            if img is None:
-                raise ValueError(f'could not read frame {osp.join(path, f)!r}')
-            frames.append(img)
+        if max_frames is not None and len(files) > max_frames:
+            print(f'{path}: reading the first {max_frames} of {len(files)} frames (--max-frames; 0 for all)',
+                  file=sys.stderr)
+        frames = [read_image(osp.join(path, f), limit) for f in files[:max_frames]]
         return frames, None, osp.basename(osp.normpath(path))
     if not osp.isfile(path):
         raise FileNotFoundError(f'input {path!r} is neither a video file nor a folder of frames')
@@ -78,12 +91,19 @@ def read_frames(path: str, max_frames=None):
     if not cap.isOpened():
         raise ValueError(f'could not open video {path!r} (not a video OpenCV can decode)')
     fps = cap.get(cv2.CAP_PROP_FPS) or None
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if w * h > limit:
+        cap.release()
+        raise ValueError(f'video {path!r}: frames of {w}x{h} = {w * h} px, above the limit of {limit} px '
+                         '(--max-pixels / MMCLIPDEPTH_MAX_PIXELS); nothing was decoded')
     frames = []
     while max_frames is None or len(frames) < max_frames:
         ok, img = cap.read()
         if not ok:
             break
         frames.append(img)
+    if max_frames is not None and len(frames) == max_frames and cap.grab():
+        print(f'{path}: read the first {max_frames} frames (--max-frames; 0 for all)', file=sys.stderr)
     cap.release()
     if not frames:
         raise ValueError(f'video {path!r} has no decodable frame')
@@ -100,7 +120,7 @@ def run(args) -> dict:
 
     if args.batch_size < 1:
         raise ValueError(f'--batch-size must be >= 1, got {args.batch_size}')
-    frames, fps, name = read_frames(args.input, args.max_frames)
+    frames, fps, name = read_frames(args.input, args.max_frames, args.max_pixels)
     sizes = {f.shape for f in frames}
     if len(sizes) > 1:
         first = frames[0].shape

@@ -132,7 +132,7 @@ class DepthService:
                                 f'{self.max_side} px per side')
             img = decode_image(data, name, self.max_pixels)
         except ImageDecodeError as e:
-            raise DemoError(f'{e} (JPEG, PNG, ... photos only)') from None
+            raise DemoError(str(e)) from None
         h, w = img.shape[:2]
         if max(h, w) > self.max_side:
             raise DemoError(f'the image is {w}x{h} px; this demo takes at most {self.max_side} px per side')

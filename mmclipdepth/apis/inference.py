@@ -57,7 +57,9 @@ def build_inference_pipeline(cfg: Config, from_ndarray: bool = False) -> List[di
     """The config's test pipeline without the ground-truth transforms (``ANNOTATION_TRANSFORMS``).
 
     Source: ``cfg.test_dataloader.dataset.pipeline`` (else ``cfg.test_pipeline``, else
-    ``[LoadImageFromFileStrict, PackSegInputs]``). Everything else is kept as configured, so KITTI's
+    ``[LoadImageFromFileStrict, PackSegInputs]``); mmcv's ``LoadImageFromFile`` becomes
+    ``LoadImageFromFileStrict`` with the same decoding backend (pixel limit, depth-map and corrupt-file refusals,
+    ``mmclipdepth.fileio.image_decoder``). Everything else is kept as configured, so KITTI's
     ``KBCrop`` (which needs only the image) still crops a raw frame to 352x1216, while NYU's test
     pipeline has no crop. With ``from_ndarray`` the image loader becomes ``LoadImageFromNDArray``.
     """
@@ -75,6 +77,9 @@ def build_inference_pipeline(cfg: Config, from_ndarray: bool = False) -> List[di
     if not pipeline or pipeline[0].get('type') not in _IMAGE_LOADERS:
         first = pipeline[0].get('type') if pipeline else None
         raise ValueError(f'the test pipeline must start with one of {_IMAGE_LOADERS}, got {first!r}')
+    if pipeline[0].get('type') == 'LoadImageFromFile':  # every photo goes through the one strict decoder
+        pipeline[0] = dict(pipeline[0], type='LoadImageFromFileStrict',
+                           imdecode_backend=pipeline[0].get('imdecode_backend', 'cv2'))  # mmcv's default backend
     if from_ndarray:
         pipeline[0] = dict(type='LoadImageFromNDArray')
     return pipeline

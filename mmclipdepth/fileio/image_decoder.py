@@ -53,11 +53,14 @@ def check_image_header(data: bytes, name: str, max_pixels: Optional[int] = None,
     ``max_pixels`` or (unless ``allow_depth``) a single-channel 16/32-bit one."""
     from PIL import Image, UnidentifiedImageError
     limit = max_pixels_default() if max_pixels is None else int(max_pixels)
+    bomb, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the limit below is ours, with the file named
     try:
         with Image.open(io.BytesIO(data)) as im:
             (w, h), mode = im.size, im.mode
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = bomb
     if w * h > limit:
         raise ImageDecodeError(f'{name}: the image declares {w}x{h} = {w * h} px, above the limit of {limit} px '
                                '(set MMCLIPDEPTH_MAX_PIXELS or max_pixels to allow more); nothing was decoded')
@@ -80,6 +83,7 @@ def decode_image(data: bytes, name: str, max_pixels: Optional[int] = None, chann
         raise ImageDecodeError(f'{name}: not an image Pillow can read (JPEG, PNG, BMP, TIFF, WebP, ...)')
     truncated_flag, bomb = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    Image.MAX_IMAGE_PIXELS = max(int(bomb or 0), header[0] * header[1] + 1) if header else bomb  # checked above
     try:
         img = mmcv.imfrombytes(data, flag=flag, channel_order=channel_order, backend=backend)
     except Exception as e:  # noqa: BLE001 - PIL: UnidentifiedImageError / OSError('truncated'); cv2: error

@@ -32,6 +32,45 @@ def distance_to_planar_depth(distance: np.ndarray, focal: float) -> np.ndarray:
     return (distance.astype(np.float32) / norm * np.float32(focal)).astype(np.float32)
 
 
+#: the largest HDF5 depth map read (Hypersim's are 768x1024): a 1.4 KB file may declare 40000x40000
+HDF5_MAX_PIXELS = 16_000_000
+
+
+def read_hdf5_depth(path: str, key: str = 'dataset', max_pixels: int = HDF5_MAX_PIXELS) -> np.ndarray:
+    """The 2-D float dataset ``key`` of an HDF5 file, read only when it is a plain dataset stored in the file:
+    external links (``h5py.ExternalLink``), soft links, external raw storage (``/etc/passwd`` as depth) and
+    virtual datasets are refused, and the declared shape is checked against ``max_pixels`` before reading."""
+    import h5py
+    try:
+        with h5py.File(path, 'r') as f:
+            link = f.get(key, getlink=True)
+            if link is None:
+                raise ValueError(f'{path!r} has no HDF5 dataset {key!r} (keys {list(f)})')
+            if not isinstance(link, h5py.HardLink):
+                raise ValueError(f'{path!r}: {key!r} is a {type(link).__name__} (to another file or object), not a '
+                                 'dataset stored in this file: refused')
+            ds = f[key]
+            if not isinstance(ds, h5py.Dataset):
+                raise ValueError(f'{path!r}: {key!r} is a {type(ds).__name__}, not a dataset')
+            if ds.is_virtual:
+                raise ValueError(f'{path!r}: {key!r} is a virtual dataset (its data lives in other files): refused')
+            if ds.external:
+                raise ValueError(f'{path!r}: {key!r} keeps its data in external files {[e[0] for e in ds.external]}: '
+                                 'refused')
+            shape = tuple(ds.shape)
+            if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 1):
+                raise ValueError(f'{path!r}: {key!r} has shape {shape}, expected HxW (or HxWx1)')
+            if shape[0] * shape[1] > max_pixels:
+                raise ValueError(f'{path!r}: {key!r} declares {shape[0]}x{shape[1]} values, above the limit of '
+                                 f'{max_pixels}: not read')
+            if ds.dtype.kind not in 'fiu':
+                raise ValueError(f'{path!r}: {key!r} has dtype {ds.dtype}, expected numbers')
+            data = ds[()]
+    except OSError as e:
+        raise ValueError(f'depth map {path!r} is not a readable HDF5 file: {e}') from e
+    return np.asarray(data, dtype=np.float32).reshape(shape[:2])
+
+
 def decode_release_depth(fmt: str, path: str, masks: dict = None, focal: float = None) -> np.ndarray:
     """float32 HxW metres, 0 where the release marks the depth invalid."""
     masks = masks or {}
@@ -66,14 +105,7 @@ def decode_release_depth(fmt: str, path: str, masks: dict = None, focal: float =
                 raise ValueError(f'mask {masks["valid"]!r} is {m.shape}, the depth {depth.shape}')
             depth[np.asarray(m).reshape(depth.shape) == 0] = 0
     elif fmt == 'hdf5_distance':
-        import h5py
-        try:
-            with h5py.File(path, 'r') as f:
-                if 'dataset' not in f:
-                    raise ValueError(f'{path!r} has no HDF5 dataset "dataset" (keys {list(f)})')
-                distance = np.asarray(f['dataset'], dtype=np.float32)
-        except OSError as e:
-            raise ValueError(f'depth map {path!r} is not a readable HDF5 file: {e}') from e
+        distance = read_hdf5_depth(path)
         if focal is None:
             raise ValueError(f'{path!r}: distance-to-camera maps need the focal length to become planar depth')
         depth = distance_to_planar_depth(distance, focal)
