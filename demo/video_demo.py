@@ -7,7 +7,8 @@
 INPUT: a video file OpenCV can decode (mp4, avi, ...) or a folder of frames (image files, sorted by name).
 Frames go through the model ``--batch-size`` at a time. Writes to DIR:
 
-- ``NAME_depth.mp4``: each frame's RGB beside its coloured depth (``--cmap``), at the input's frame rate
+- ``NAME_depth.mp4``: each frame's RGB beside its coloured depth (``--cmap``) and the colour scale in metres
+  (``SCALE_WIDTH`` px on the right), at the input's frame rate
   (``--fps`` for a folder, default 10). The colour range is one for the whole clip, so colours do not
   flicker on their own: ``--range fixed`` uses ``[--vmin, --vmax]`` (default: the model's depth range),
   ``--range percentile`` the ``--percentiles`` of every predicted depth of the clip. The range used is
@@ -16,7 +17,10 @@ Frames go through the model ``--batch-size`` at a time. Writes to DIR:
   ``_depth_mm.png`` (uint16 millimetres).
 - ``NAME_flicker.json``: the ground-truth-free flicker (``mmclipdepth.evaluation.metrics.flicker_metric``:
   median over consecutive frames of the median |d_t - d_{t-1}| / d_t over pixels whose grey level changes
-  by at most ``--colour-tol``), the colour range, frame count, size and speed.
+  by at most ``--colour-tol``), the colour range, frame count, size and speed; ``NAME_flicker.png``: the
+  flicker of each frame pair over time, with its median.
+- At most ``--max-frames`` (300) frames are read by default (the clip is held in memory), and a frame above the
+  pixel limit is refused before decoding (docs/security.md).
 
 A KITTI config predicts the 352x1216 KB crop of each frame: the RGB half shows that crop. Unreadable files,
 an empty video or folder, frames of different sizes, and frames smaller than the model takes are errors that
@@ -36,6 +40,50 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '
 
 #: frames read by default: the whole clip and its depths are held in memory for the colour range and flicker
 DEFAULT_MAX_FRAMES = 300
+
+
+#: width (px) of the colour scale on the right of each output frame
+SCALE_WIDTH = 96
+
+
+def colour_scale(height: int, lo: float, hi: float, cmap: str) -> np.ndarray:
+    """A ``height`` x ``SCALE_WIDTH`` BGR strip: the colour bar of ``[lo, hi]`` metres (far at the top), labelled."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    dpi = 100
+    fig = Figure(figsize=(SCALE_WIDTH / dpi, height / dpi), dpi=dpi, facecolor='white')
+    canvas = FigureCanvasAgg(fig)
+    cax = fig.add_axes([8 / SCALE_WIDTH, 0.05, 14 / SCALE_WIDTH, 0.9])
+    bar = fig.colorbar(ScalarMappable(norm=Normalize(lo, hi), cmap=cmap), cax=cax)
+    bar.set_label('depth (m)', fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    canvas.draw()
+    rgb = np.asarray(canvas.buffer_rgba())[..., :3]
+    return np.ascontiguousarray(rgb[:height, :SCALE_WIDTH, ::-1])
+
+
+def flicker_figure(path: str, pairs, summary: dict, name: str) -> None:
+    """``NAME_flicker.png``: the flicker of each consecutive frame pair (pairs without static pixels left out)
+    and its median."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6.4, 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(111)
+    t = [i + 1 for i, p in enumerate(pairs) if p is not None]
+    v = [p['flicker'] for p in pairs if p is not None]
+    ax.plot(t, v, marker='o', markersize=3, linewidth=1, label='frame pair')
+    if v:
+        ax.axhline(summary['flicker'], color='tab:red', linestyle='--', linewidth=1,
+                   label=f'median {summary["flicker"]:.4g}')
+    ax.set_xlabel('frame t (pair t-1, t)')
+    ax.set_ylabel('median |d_t - d_t-1| / d_t')
+    ax.set_title(f'{name}: flicker on static pixels')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
 
 
 def parse_args(argv=None):
@@ -165,8 +213,9 @@ def run(args) -> dict:
         rgb_views.append(img)
         greys.append(to_grey(img))
     h, w = depths[0].shape
-    out_w, out_h = 2 * w + (2 * w) % 2, h + h % 2
-    padded = (out_w, out_h) != (2 * w, h)
+    out_w, out_h = 2 * w + (2 * w) % 2 + SCALE_WIDTH, h + h % 2
+    scale = colour_scale(h, lo, hi, args.cmap)
+    padded = (out_w, out_h) != (2 * w + SCALE_WIDTH, h)
     video = osp.join(args.out_dir, f'{name}_depth.mp4')
     out_fps = float(args.fps or fps or 10.0)
     writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), out_fps, (out_w, out_h))
@@ -180,6 +229,7 @@ def run(args) -> dict:
         canvas = np.zeros((out_h, out_w, 3), np.uint8)
         canvas[:h, :w] = img
         canvas[:h, w:2 * w] = colour
+        canvas[:h, out_w - SCALE_WIDTH:] = scale
         writer.write(canvas)
         stem = osp.join(frame_dir, f'{name}_{t:06d}')
         if args.save_npy:
@@ -197,6 +247,7 @@ def run(args) -> dict:
                   colour_tol=args.colour_tol, **summarise_flicker(pairs))
     with open(osp.join(args.out_dir, f'{name}_flicker.json'), 'w') as f:
         json.dump(report, f, indent=1)
+    flicker_figure(osp.join(args.out_dir, f'{name}_flicker.png'), pairs, report, name)
     print(f'wrote {video}: {len(depths)} frames {w}x{h} | depth{" (padded to even size)" if padded else ""}, '
           f'colour range {lo:.3f}-{hi:.3f} m ({args.range_mode}), {report["frames_per_second"]:.2f} frames/s')
     print(f'flicker (median |d_t - d_t-1| / d_t on static pixels, median over {report["pairs"]} pairs): '

@@ -3,6 +3,7 @@
     pip install -e .[demo]
     python demo/web_demo.py [--config CONFIG [--checkpoint CKPT] | --model MODEL.onnx] [--host 127.0.0.1]
         [--port 7860] [--max-side 4096] [--max-pixels N] [--max-file-size 25mb] [--model-cache 2] [--local-paths]
+        [--cfg-options KEY=VALUE ...]
 
 The page offers only the models given on the command line (or every config in configs/ with nothing to train,
 e.g. DepthCLIP zero-shot, when none is given): a visitor picks one, and cannot name a file on the server
@@ -64,11 +65,12 @@ class DepthService:
         max_pixels: the upload's pixel limit, read from its header before decoding
             (``mmclipdepth.fileio.image_decoder``).
         cache_size: models kept loaded (least recently used dropped), keyed by the normalised choice.
+        cfg_options: the operator's ``--cfg-options``, merged into every config (not ``.onnx``) loaded.
         keep_outputs: request output folders kept on disk; older ones are removed.
     """
 
     def __init__(self, max_side: int = 4096, out_root=None, choices=None, local_paths: bool = False,
-                 max_pixels=None, cache_size: int = 2, keep_outputs: int = 4):
+                 max_pixels=None, cache_size: int = 2, keep_outputs: int = 4, cfg_options=None):
         from collections import OrderedDict
         self.max_side = int(max_side)
         self.out_root = out_root or tempfile.mkdtemp(prefix='mmclipdepth_demo_')
@@ -81,6 +83,7 @@ class DepthService:
         self.max_pixels = max_pixels
         self.cache_size = max(1, int(cache_size))
         self.keep_outputs = max(1, int(keep_outputs))
+        self.cfg_options = dict(cfg_options or {})
         self._models = OrderedDict()
         self._outputs = []
 
@@ -109,7 +112,8 @@ class DepthService:
         try:
             if not osp.isfile(path) or (ckpt is not None and not osp.isfile(ckpt)):
                 raise FileNotFoundError(f'{path} / {ckpt}: no such file')
-            model = load_depth_model(path, ckpt)
+            model = load_depth_model(path, ckpt, **({} if path.endswith('.onnx') or not self.cfg_options else
+                                                   dict(cfg_options=self.cfg_options)))
         except Exception as e:  # noqa: BLE001 - the visitor gets one message; the operator the cause
             print(f'web_demo: could not load {path} (checkpoint {ckpt}): {type(e).__name__}: {e}', file=sys.stderr)
             raise DemoError(SERVER_FILE_PROBLEM) from None
@@ -200,10 +204,10 @@ def build_demo(models, service: DepthService, checkpoint_default: str = ''):
         try:
             r = service.predict(spec, checkpoint, image, focal, progress)
         except DemoError as e:
-            raise gr.Error(str(e), print_exception=False) from None
+            raise gr.Error(str(e), duration=None, print_exception=False) from None  # stays until closed
         except Exception as e:  # noqa: BLE001 - anything else: one message in the page, the trace in the server log
             print(f'web_demo: {type(e).__name__}: {e}', file=sys.stderr)
-            raise gr.Error('depth estimation failed (see the server log)', print_exception=True) from e
+            raise gr.Error('depth estimation failed (see the server log)', duration=None) from e
         f = r['files']
         return r['colour'], f['glb'], f['png16'], f['npy'], f['ply'], r['summary']
 
@@ -236,6 +240,7 @@ def build_demo(models, service: DepthService, checkpoint_default: str = ''):
 
 
 def main(argv=None):
+    from mmengine.config import DictAction
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     src = p.add_mutually_exclusive_group()
     src.add_argument('--config', action='append', default=[], help='a config to offer (repeatable)')
@@ -249,10 +254,15 @@ def main(argv=None):
                         'mmclipdepth.fileio.DEFAULT_MAX_PIXELS or MMCLIPDEPTH_MAX_PIXELS)')
     p.add_argument('--max-file-size', default='25mb', help="upload size limit (Gradio's max_file_size)")
     p.add_argument('--model-cache', type=int, default=2, help='models kept loaded at once')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help="overrides merged into every offered config, e.g. model.backbone.clip.pretrained=/path/RN50.pt "
+                        "(offline with a local CLIP file)")
     p.add_argument('--local-paths', action='store_true',
                    help='let the page name any model / checkpoint path on this machine (local experiments; '
                         'refused unless --host is loopback: a page visitor could otherwise run code here)')
     args = p.parse_args(argv)
+    if args.cfg_options and args.model:
+        p.error('--cfg-options applies to configs; an exported --model takes none')
     if args.local_paths and args.host not in LOOPBACK:
         p.error(f'--local-paths lets a page visitor load (and so run) any file on this machine: it is only '
                 f'served on loopback ({", ".join(LOOPBACK)}), not --host {args.host}')
@@ -265,14 +275,15 @@ def main(argv=None):
     else:
         choices = {m: (m, None) for m in (args.model or zero_shot_configs())}
     service = DepthService(args.max_side, choices=choices, local_paths=args.local_paths, max_pixels=args.max_pixels,
-                           cache_size=args.model_cache)
+                           cache_size=args.model_cache, cfg_options=args.cfg_options)
     demo = build_demo(list(choices), service)
     if args.checkpoint and args.config:
         try:
             service.model(args.config[0])  # loaded (and checked) before the page opens
         except DemoError:
             from mmclipdepth.apis import load_depth_model
-            load_depth_model(args.config[0], args.checkpoint)  # the operator sees the real cause
+            load_depth_model(args.config[0], args.checkpoint,  # the operator sees the real cause
+                             **(dict(cfg_options=args.cfg_options) if args.cfg_options else {}))
     demo.queue().launch(server_name=args.host, server_port=args.port, max_file_size=args.max_file_size)
     return 0
 

@@ -68,6 +68,13 @@ def test_service_outputs_and_bad_uploads(tmp_path, zero_shot):
         service.predict(str(tmp_path / 'other.py'), '', SAMPLE, 500.0)
 
 
+def test_operator_cfg_options_reach_every_offered_config(tmp_path, zero_shot):
+    web = _web_demo()
+    service = web.DepthService(out_root=str(tmp_path), choices=[zero_shot],
+                               cfg_options={'model.decode_head.max_depth': 3.5})
+    assert service.model(zero_shot).decode_head.max_depth == 3.5  # the tiny config's own is 10
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -125,6 +132,8 @@ def test_browser_uploads_an_image_and_downloads_the_results(tmp_path, zero_shot)
             page.wait_for_timeout(1000)
             page.locator('#run').click()
             page.get_by_text('needs at least 32 px').first.wait_for(state='visible', timeout=120000)
+            page.wait_for_timeout(12000)  # Gradio's toasts close after 10 s by default; this one stays
+            assert page.get_by_text('needs at least 32 px').first.is_visible()
             assert 'Traceback' not in page.content()
             page.screenshot(path=str(tmp_path / 'error.png'), full_page=True)
             browser.close()
