@@ -14,9 +14,9 @@ from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 from conftest import DATA, REPO, TINY_CLIP, tiny_runner_cfg
-from mmclipdepth._compat import CorruptCheckpointError, safe_torch_load
+from mmclipdepth.checkpoint import CorruptCheckpointError, safe_torch_load
 from mmclipdepth.apis import inference_depth, init_depth_model
-from mmclipdepth.models.utils.checkpoint_guard import CheckpointMismatchError
+from mmclipdepth.checkpoint import CheckpointMismatchError
 
 NYU7 = 'configs/clipdepth/nyu_baseline_learned7.py'
 NYU20 = 'configs/clipdepth/nyu_baseline_learned20.py'
@@ -163,7 +163,7 @@ def test_disk_full_names_the_file_and_keeps_the_previous_checkpoint(tmp_path, mo
     cfg_path, work = _train_cfg(tmp_path, 'full', max_iters=4, interval=2, keep=1)
     from mmengine.config import Config
 
-    from mmclipdepth.fileio import atomic_local_backend as backend
+    from mmclipdepth.checkpoint import atomic as backend
     runner = Runner.from_cfg(Config.fromfile(cfg_path))
     real_fdopen, calls = os.fdopen, {'n': 0}
 

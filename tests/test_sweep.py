@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from conftest import REPO, tiny_runner_cfg
-from mmclipdepth.models.utils.checkpoint_guard import CheckpointMismatchError
+from mmclipdepth.checkpoint import CheckpointMismatchError
 from mmclipdepth.utils.sweep import sweep_from_configs
 
 CLIPDEPTH = osp.join(REPO, 'configs', 'clipdepth')
@@ -184,7 +184,7 @@ def test_multi_variant_model_checks(tmp_path):
 def test_two_processes_train_a_sweep_as_one_process(tmp_path):
     """``MultiVariantDataParallel``: each head's gradients are averaged over the processes before its own step
     and the trunk's BatchNorm statistics are pooled, so 2 processes x batch 2 equal 1 process x batch 4."""
-    from mmclipdepth._compat import safe_torch_load
+    from mmclipdepth.checkpoint import safe_torch_load
     from test_reliability import ENV, _split_of_four
     split = _split_of_four(tmp_path)
     names = ['nyu_baseline_learned7', 'nyu_404d_depth7']
