@@ -172,7 +172,7 @@ def test_zip_bomb_is_refused_before_inflating(tmp_path):
     buf = io.BytesIO()
     torch.save({'state_dict': {'w': torch.zeros(4)}}, buf)
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
-            zipfile.ZipFile(bomb, 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+            zipfile.ZipFile(bomb, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
         for info in src.infolist():
             if info.filename.endswith('data/0'):
                 with dst.open(info.filename, 'w', force_zip64=True) as f:

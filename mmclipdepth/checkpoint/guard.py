@@ -86,7 +86,8 @@ def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
             'variant (their values would be dropped silently).')
     trained = set(n for n, p in model.named_parameters() if p.requires_grad) | set(n for n, _ in model.named_buffers())
     nonfinite = [k for k in state if k in trained and isinstance(state[k], Tensor) and state[k].is_floating_point()
-                 and state[k].numel() and not bool(torch.isfinite(state[k]).all())]
+                 and state[k].numel() and not bool(torch.isfinite(state[k]).all())
+                 and bool(torch.isfinite(own[k].detach()).all())]  # a buffer that is -inf by design stays allowed
     if nonfinite:
         raise CheckpointMismatchError(
             f'checkpoint {source} holds non-finite (NaN / inf) values in {nonfinite[:6]}: the run that wrote it '

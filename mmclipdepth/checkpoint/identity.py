@@ -86,8 +86,11 @@ def stamp(state: dict, model=None, fingerprint: Optional[dict] = None, variant: 
     if fingerprint is None and model is not None and getattr(model, 'build_cfg', None) is not None:
         fingerprint = model_fingerprint(model.build_cfg)
     if trained is None and model is not None:
-        frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-        trained = [k for k in state if k not in frozen]
+        # learnable parameters, and the buffers that are finite now (a mask of -inf is a legitimate buffer)
+        learnable = {n for n, p in model.named_parameters() if p.requires_grad}
+        buffers = {n for n, _ in model.named_buffers()}
+        trained = [k for k, v in state.items() if k in learnable or (
+            k in buffers and isinstance(v, torch.Tensor) and not _nonfinite(k, v))]
     state[IDENTITY_KEY] = dict(
         format=FORMAT, fingerprint=fingerprint, variant=variant,
         depth_range=[float(v) for v in depth_range] if depth_range is not None else None,
