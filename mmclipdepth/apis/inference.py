@@ -22,7 +22,7 @@ from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from mmseg.registry import MODELS
 
-from ..utils.checkpoint_io import (checkpoint_keys, checkpoint_state_dict, holds_clip_weights,
+from ..checkpoint.state import (checkpoint_keys, checkpoint_state_dict, holds_clip_weights,
                                    set_clip_pretrained_none)
 
 __all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'build_model_for_checkpoint',
@@ -131,7 +131,7 @@ def init_depth_model(config: Union[str, Path, Config],
         cfg_options: overrides merged into the config (``Config.merge_from_dict`` keys).
         allow_untrained: evaluate the initial values of the learnable parameters on purpose.
 
-    The checkpoint goes through the model's checkpoint check (``mmclipdepth.models.utils.checkpoint_guard``):
+    The checkpoint goes through the model's checkpoint check (``mmclipdepth.checkpoint``):
     every learnable parameter present with the right shape, config-derived values (bins, depth range) equal
     to the config's, else ``CheckpointMismatchError`` naming the file. Checkpoints written by
     ``tools/train.py`` with ``save_frozen=True`` contain the frozen CLIP weights too; then CLIP is built with

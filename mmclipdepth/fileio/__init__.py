@@ -1,4 +1,3 @@
-from .atomic_local_backend import AtomicLocalBackend
 from .image_decoder import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, read_image
 
-__all__ = ['AtomicLocalBackend', 'DEFAULT_MAX_PIXELS', 'ImageDecodeError', 'decode_image', 'read_image']
+__all__ = ['DEFAULT_MAX_PIXELS', 'ImageDecodeError', 'decode_image', 'read_image']

@@ -47,7 +47,7 @@ class CLIPPromptBackbone(BaseModule):
     docs/performance.md). ``False`` is the closest to the authors' code bit for bit (docs/fidelity.md).
     Returns a tuple of (N, C, h, w) maps; the last is the CLIP feature map (h = floor(H / 32) for RN).
     """
-    #: recomputed from the configured CLIP and checked against a checkpoint (checkpoint_guard)
+    #: recomputed from the configured CLIP and checked against a checkpoint (mmclipdepth.checkpoint.guard)
     config_buffers = ('clip_digest', )
 
     def __init__(self,
