@@ -63,7 +63,11 @@ def main():
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
     with clip_weights_follow() if clip_from_ckpt else contextlib.nullcontext():
         runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    nan_keys = [k for k, v in (metrics or {}).items() if isinstance(v, float) and v != v]
+    if nan_keys and len(nan_keys) == sum(isinstance(v, float) for v in metrics.values()):
+        raise SystemExit(f'tools/test.py: every metric is NaN ({", ".join(nan_keys)}): no image had a valid '
+                         'ground-truth pixel or every prediction was non-finite (see the warnings above)')
 
 
 if __name__ == '__main__':
