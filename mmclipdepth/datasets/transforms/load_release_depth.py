@@ -87,7 +87,7 @@ def decode_release_depth(fmt: str, path: str, masks: dict = None, focal: float =
 #: Range (metres) the median valid depth of one frame of each set must fall in: the release's sensor range
 #: (docs/zero_shot.md, "Units"). A frame outside it was almost surely stored in another unit than the release's.
 PLAUSIBLE_MEDIAN_DEPTH = {
-    'diode_indoor': (0.6, 50.0), 'diode_outdoor': (0.6, 350.0),  # DIODE's FARO scanner: 0.6 m up to 350 m
+    'diode_indoors': (0.6, 50.0), 'diode_outdoor': (0.6, 350.0),  # DIODE's FARO scanner: 0.6 m up to 350 m
     'ddad': (0.5, 250.0),  # Luminar lidar, up to 250 m
     'diml_indoor': (0.5, 10.0), 'diml_outdoor': (0.5, 100.0),  # Kinect v2 from 0.5 m; ZED stereo outdoors
     'sunrgbd': (0.3, 10.0),  # Kinect v1/v2, RealSense, Xtion
