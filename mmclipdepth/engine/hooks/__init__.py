@@ -1,4 +1,5 @@
 from .empty_target_warning_hook import EmptyTargetWarningHook
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 
-__all__ = ['SafeCheckpointHook', 'EmptyTargetWarningHook']
+__all__ = ['SafeCheckpointHook', 'EmptyTargetWarningHook', 'NonFiniteLossHook', 'NonFiniteLossError']
