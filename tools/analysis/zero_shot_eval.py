@@ -45,8 +45,9 @@ def evaluate(cfg: Config, checkpoint, test_set: str, data_root=None, work_dir='w
 
 
 def all_metrics_nan(metrics: dict) -> bool:
-    """True when every float metric (counts such as ``images`` aside) is NaN."""
-    values = [v for k, v in metrics.items() if k != 'images' and isinstance(v, float)]
+    """True when every float metric (``images`` and the ``nonfinite_pred`` shares aside) is NaN."""
+    values = [v for k, v in metrics.items()
+              if k != 'images' and not k.endswith('nonfinite_pred') and isinstance(v, float)]
     return bool(values) and all(v != v for v in values)
 
 
