@@ -66,3 +66,19 @@ def test_amp_guard_skips_a_non_finite_batch_under_cpu_autocast(tmp_path):
     assert ck['optimizer']['amp_skipped_steps'] == 1
     bn = {k: v for k, v in ck['state_dict'].items() if k.endswith('running_mean')}
     assert bn and all(torch.isfinite(v).all() for v in bn.values())  # the NaN batch's BN statistics were put back
+
+
+# ------------------------------------------------------------------------------------------- LLM-MDE prompt length
+def test_llm_mde_prompt_longer_than_the_positions_is_refused_at_build():
+    from mmseg.registry import MODELS
+    from test_llm_mde import TINY_BERT, tiny_model_cfg
+    import mmclipdepth  # noqa: F401
+    short = dict(TINY_BERT, max_position_embeddings=40)
+    cfg = tiny_model_cfg(language_model=dict(embed_model=short, decoder_model=short))
+    with pytest.raises(ValueError) as err:
+        MODELS.build(cfg)
+    msg = str(err.value)
+    # 32x32 input, 8-pixel patches: 16 patches + CLS, the last patch dropped (faithful): 16 image tokens
+    assert 'plus the 16 image tokens' in msg and 'max_position_embeddings 40' in msg
+    assert 'model.prompt_generator.description' in msg and 'model.language_model.decoder_model' in msg
+    MODELS.build(tiny_model_cfg())  # the default 512 positions hold the prompt: builds
