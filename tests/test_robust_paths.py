@@ -82,3 +82,83 @@ def test_llm_mde_prompt_longer_than_the_positions_is_refused_at_build():
     assert 'plus the 16 image tokens' in msg and 'max_position_embeddings 40' in msg
     assert 'model.prompt_generator.description' in msg and 'model.language_model.decoder_model' in msg
     MODELS.build(tiny_model_cfg())  # the default 512 positions hold the prompt: builds
+
+
+# ------------------------------------------------------------------------------------------- zero-shot units and keys
+ZS = osp.join(REPO, 'configs', '_base_', 'datasets', 'zero_shot')
+
+
+def _first_item(name, root):
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS
+    import mmclipdepth  # noqa: F401
+    cfg = Config.fromfile(osp.join(ZS, name + '.py'))
+    return DATASETS.build(dict(cfg.test_dataloader.dataset.to_dict(), data_root=root))[0]
+
+
+def test_diode_depth_in_millimetres_is_named(tmp_path):
+    import glob
+    from helpers.zero_shot_fixtures import make
+    root, _ = make('diode_indoor', str(tmp_path))
+    path = sorted(glob.glob(osp.join(root, '**', '*_depth.npy'), recursive=True))[0]
+    metres = np.load(path)
+    np.save(path, metres * 1000.0)  # written in millimetres instead of the release's metres
+    keep = (metres > 0) & (np.load(path.replace('_depth.npy', '_depth_mask.npy')).reshape(metres.shape) != 0)
+    median_m = float(np.median(metres[keep]))  # the fixture's own metres (0.6-9 m) on the release's valid mask
+    with pytest.raises(ValueError) as err:
+        _first_item('diode_indoor', root)
+    msg = str(err.value)
+    assert osp.basename(path) in msg and 'likely in millimetres' in msg and 'diode_indoors' in msg
+    assert f'median valid depth {median_m * 1000:.4g} m' in msg and 'look 1000x too large' in msg
+
+
+def test_diml_png_in_centimetres_is_named(tmp_path):
+    import glob
+    import cv2
+    from helpers.zero_shot_fixtures import make
+    root, _ = make('diml_indoor', str(tmp_path))
+    path = sorted(glob.glob(osp.join(root, '**', '*_depth_filled.png'), recursive=True))[0]
+    mm = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(path, np.round(mm / 10.0).astype(np.uint16))  # centimetres where the release has millimetres
+    with pytest.raises(ValueError, match=r'10x too small: the file is likely in centimetres') as err:
+        _first_item('diml_indoor', root)
+    assert osp.basename(path) in str(err.value) and "documented range [0.5, 10] m" in str(err.value)
+
+
+def test_zero_shot_eval_refuses_an_unknown_data_root_key(tmp_path):
+    out = subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis/zero_shot_eval.py'), 'nowhere.py',
+                          '--datasets', 'ibims', '--data-root', f'ibmis={tmp_path}'], capture_output=True, text=True,
+                         timeout=300, cwd=REPO, env=ENV)
+    assert out.returncode != 0
+    assert "--data-root key(s) ['ibmis'] name no zero-shot set" in out.stderr and "'ibims'" in out.stderr
+
+
+def test_all_nan_table_exits_non_zero(tmp_path):
+    """Every ground-truth pixel outside the evaluation range: every metric NaN -> tools/test.py exits non-zero."""
+    from helpers.zero_shot_fixtures import make
+    from tiny_configs import dump_tiny_config
+    root, _ = make('ibims', str(tmp_path / 'i'))
+    cfg = dump_tiny_config('clipdepth/nyu_depthclip_zeroshot.py', tmp_path)
+    # max_depth 0.01 m: no ground-truth pixel (0.5-7.5 m) is valid, so each of the 4 scalings is all NaN
+    out = subprocess.run([sys.executable, osp.join(REPO, 'tools/test.py'), cfg, '--test-set',
+                          osp.join(ZS, 'ibims.py'), '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                          f'test_dataloader.dataset.data_root={root}', 'test_dataloader.num_workers=0',
+                          *[f'test_evaluator.{i}.max_depth=0.01' for i in range(4)]],
+                         capture_output=True, text=True, timeout=600, cwd=REPO, env=ENV)
+    assert out.returncode != 0, out.stderr[-2000:]
+    assert 'tools/test.py: every metric is NaN' in out.stderr and 'metric/abs_rel' in out.stderr
+
+
+# ------------------------------------------------------------------------------------------- scene names
+def test_cross_scene_exclude_typo_is_refused():
+    from mmclipdepth.datasets import CrossSceneDataset
+    from mmengine.dataset import BaseDataset
+
+    class Scenes(BaseDataset):
+        def load_data_list(self):
+            return [dict(scene_type=t, img_path=f'{t}_{i}.jpg') for i, t in enumerate(['bedroom', 'kitchen'])]
+
+    with pytest.raises(ValueError, match=r"exclude_scene_types \['bedrom'\] are not in the dataset; available: "
+                                         r"\['bedroom', 'kitchen'\]"):
+        CrossSceneDataset(Scenes(), exclude_scene_types=['bedrom'])
+    assert len(CrossSceneDataset(Scenes(), exclude_scene_types=['bedroom'])) == 1

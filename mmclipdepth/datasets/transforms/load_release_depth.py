@@ -94,9 +94,10 @@ PLAUSIBLE_MEDIAN_DEPTH = {
     'ibims': (0.1, 50.0),  # the encoding's full scale is 50 m
     'hypersim': (0.05, 200.0), 'vkitti2': (0.5, 655.35),  # 655.35 m: VKITTI2's sky / far plane
 }
-_UNIT_FACTORS = ((1000.0, 'millimetres'), (100.0, 'centimetres'), (10.0, 'decimetres'), (0.1, 'metres x 10'),
-                 (0.01, 'metres x 100'), (0.001, 'metres x 1000 (e.g. centimetres written where millimetres '
-                                           'belong, or millimetres where metres belong)'))
+#: metres per stored unit of each encoding (png_ibims: 50 m full scale, not a unit)
+_BASE_UNIT = {'png_mm': 1e-3, 'png_cm': 1e-2, 'png_sunrgbd': 1e-3, 'npy': 1.0, 'npy_diode': 1.0, 'hdf5_distance': 1.0}
+_UNIT_NAMES = {1.0: 'metres', 0.1: 'decimetres', 0.01: 'centimetres', 0.001: 'millimetres', 10.0: 'decametres',
+               0.0001: 'tenths of a millimetre'}
 
 
 def check_depth_units(depth: np.ndarray, dataset: str, fmt: str, path: str) -> None:
@@ -111,13 +112,16 @@ def check_depth_units(depth: np.ndarray, dataset: str, fmt: str, path: str) -> N
     med = float(np.median(valid))
     if lo <= med <= hi:
         return
-    fits = [(f, unit) for f, unit in _UNIT_FACTORS if lo <= med / f <= hi]
+    fits = [f for f in (1000.0, 100.0, 10.0, 0.1, 0.01, 0.001) if lo <= med / f <= hi]
     mid = np.sqrt(lo * min(hi, 20.0))  # a typical median of the set (geometric middle, far end capped)
     hint = ''
     if fits:
-        f, unit = min(fits, key=lambda fu: abs(np.log(med / fu[0] / mid)))
-        hint = (f'; the values look {f:g}x too {"large" if f > 1 else "small"}: was the file stored in {unit}? '
-                f'(median {med / f:.4g} m after dividing by {f:g})')
+        f = min(fits, key=lambda x: abs(np.log(med / x / mid)))
+        hint = f'; the values look {f if f > 1 else 1 / f:g}x too {"large" if f > 1 else "small"}'
+        if fmt in _BASE_UNIT:  # the file's real unit: the release's unit divided by that factor
+            unit = round(_BASE_UNIT[fmt] / f, 10)
+            hint += f': the file is likely in {_UNIT_NAMES.get(unit, f"units of {unit:g} m")}'
+        hint += f' (median {med / f:.4g} m after dividing by {f:g})'
     raise ValueError(f'depth map {path!r}: median valid depth {med:.4g} m decoded as {fmt!r} is outside {dataset}\'s '
                      f'documented range [{lo:g}, {hi:g}] m{hint}; the release stores {_FORMAT_UNITS.get(fmt, fmt)}')
 
