@@ -162,3 +162,84 @@ def test_cross_scene_exclude_typo_is_refused():
                                          r"\['bedroom', 'kitchen'\]"):
         CrossSceneDataset(Scenes(), exclude_scene_types=['bedrom'])
     assert len(CrossSceneDataset(Scenes(), exclude_scene_types=['bedroom'])) == 1
+
+
+# ------------------------------------------------------------------------------------------- metrics on NaN predictions
+def _s(pred, gt=None, **meta):
+    out = dict(pred_depth_map=dict(data=torch.as_tensor(pred, dtype=torch.float32)[None]), img_path='x.png', **meta)
+    if gt is not None:
+        out['gt_depth_map'] = dict(data=torch.as_tensor(gt, dtype=torch.float32)[None])
+    return out
+
+
+@pytest.mark.parametrize('min_pred', [None, 1e-3])
+def test_depth_eval_metric_reports_the_non_finite_share(min_pred):
+    from mmclipdepth.evaluation.metrics import DepthEvalMetric
+    gt = np.full((480, 640), 2.0)
+    pred = gt.copy()
+    pred[100:200, 100:300] = np.nan  # 100 x 200 = 20000 NaN pixels, all inside the eigen crop
+    metric = DepthEvalMetric(crop='eigen', min_pred=min_pred)
+    metric.process({}, [_s(pred, gt)])
+    out = metric.compute_metrics(metric.results)
+    # eigen crop: 426 x 560 = 238560 evaluated pixels; a ratio of two exact integers: float rounding only
+    assert out['nonfinite_pred'] == pytest.approx(20000 / 238560, rel=1e-12)
+    if min_pred is None:  # clamped to min_depth (BTS): those pixels fail delta_1, never a perfect score
+        assert out['d1'] == pytest.approx(1 - 20000 / 238560, rel=1e-12)
+
+
+def test_normalized_delta_metric_reports_the_non_finite_share():
+    from mmclipdepth.evaluation.metrics import NormalizedDeltaMetric
+    pred = np.linspace(1, 5, 16).reshape(4, 4)
+    pred[0, :3] = np.nan
+    metric = NormalizedDeltaMetric()
+    metric.process({}, [_s(pred, np.linspace(1, 5, 16).reshape(4, 4))])
+    out = metric.compute_metrics(metric.results)
+    assert out['nonfinite_pred'] == pytest.approx(3 / 16, rel=1e-12) and out['d1'] == 0.0  # not a perfect 1.0
+
+
+def _pair(metric, p0, p1, g0=None, g1=None, img=None):
+    img = torch.zeros(3, *np.shape(p0), dtype=torch.uint8) if img is None else img
+    samples = [_s(p, g, pair_id=0, pair_frame=k) for k, (p, g) in enumerate(((p0, g0), (p1, g1)))]
+    metric.process(dict(inputs=[img, img]), samples)
+    return metric.compute_metrics(metric.results)
+
+
+def test_flicker_metric_never_scores_nan_as_stable():
+    from mmclipdepth.evaluation.metrics import FlickerMetric
+    half = np.full((4, 4), 2.0)
+    half[:2] = np.nan
+    out = _pair(FlickerMetric(), half, half)  # the finite half does not change: formerly flicker 0.0 (perfect)
+    assert np.isnan(out['flicker']) and out['flicker_nonfinite_pred'] == pytest.approx(0.5, rel=1e-12)
+    nan = np.full((4, 4), np.nan)
+    out = _pair(FlickerMetric(), nan, nan)
+    assert np.isnan(out['flicker']) and np.isnan(out['static_fraction']) and out['flicker_nonfinite_pred'] == 1.0
+
+
+def test_temporal_metric_leaves_nan_out_and_says_why_a_constant_gt_is_nan():
+    import logging
+    from mmengine.logging import MMLogger
+    from mmclipdepth.evaluation.metrics import TemporalConsistencyMetric
+    nan = np.full((4, 4), np.nan)
+    g0, g1 = np.full((4, 4), 2.0), np.full((4, 4), 3.0)
+    out = _pair(TemporalConsistencyMetric(), nan, nan, g0, g1)  # formerly clamped to min_depth: change 0.0
+    assert np.isnan(out['temporal_change']) and out['temporal_nonfinite_pred'] == 1.0
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        out = _pair(TemporalConsistencyMetric(), g0, g0 + 0.5, g0, g0)  # the ground truth does not change
+    finally:
+        logger.removeHandler(handler)
+    assert np.isnan(out['temporal_err']) and out['temporal_abs_err'] == pytest.approx(0.5, rel=1e-12)
+    assert any('the ground truth does not change' in r.getMessage() for r in records)
+
+
+def test_spatial_metric_is_not_seamless_on_nan():
+    from mmclipdepth.evaluation.metrics import SpatialContinuityMetric
+    metric = SpatialContinuityMetric(patch_size=2)
+    metric.process({}, [_s(np.full((4, 4), np.nan), np.full((4, 4), 2.0))])
+    out = metric.compute_metrics(metric.results)
+    assert np.isnan(out['spatial_pred']) and np.isnan(out['spatial_pred_on_gt'])  # formerly 1.0, "no seams"
+    assert out['spatial_nonfinite_pred'] == 1.0 and out['spatial_gt'] == 1.0  # the constant GT has no seam
