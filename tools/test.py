@@ -63,7 +63,12 @@ def main():
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
     with clip_weights_follow() if clip_from_ckpt else contextlib.nullcontext():
         runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    scores = {k: v for k, v in (metrics or {}).items() if isinstance(v, float) and not k.endswith('nonfinite_pred')}
+    nan_keys = [k for k, v in scores.items() if v != v]
+    if nan_keys and len(nan_keys) == len(scores):
+        raise SystemExit(f'tools/test.py: every metric is NaN ({", ".join(nan_keys)}): no image had a valid '
+                         'ground-truth pixel or every prediction was non-finite (see the warnings above)')
 
 
 if __name__ == '__main__':

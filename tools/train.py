@@ -52,7 +52,7 @@ def main():
     if args.amp:  # mmseg's --amp; a sweep (MultiVariantDepthEstimator) has one optim wrapper per variant
         wrappers = cfg.optim_wrapper.get('variants', {'': cfg.optim_wrapper})
         for wrapper in wrappers.values():
-            wrapper.type = 'AmpOptimWrapper'
+            wrapper.type = 'GuardedAmpOptimWrapper'  # AmpOptimWrapper + skips non-finite steps; CPU too
             wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume or cfg.get('resume', False)
     if args.overwrite_checkpoints:

@@ -5,7 +5,8 @@ from mmseg.registry import TRANSFORMS
 
 from ._utils import source_of
 
-__all__ = ['LoadReleaseDepth', 'decode_release_depth', 'distance_to_planar_depth', 'DEPTH_FORMATS']
+__all__ = ['LoadReleaseDepth', 'decode_release_depth', 'distance_to_planar_depth', 'DEPTH_FORMATS',
+           'PLAUSIBLE_MEDIAN_DEPTH', 'check_depth_units']
 
 DEPTH_FORMATS = ('png_mm', 'png_cm', 'png_sunrgbd', 'png_ibims', 'npy', 'npy_diode', 'hdf5_distance')
 
@@ -115,16 +116,65 @@ def decode_release_depth(fmt: str, path: str, masks: dict = None, focal: float =
     return depth
 
 
+#: Range (metres) the median valid depth of one frame of each set must fall in: the release's sensor range
+#: (docs/zero_shot.md, "Units"). A frame outside it was almost surely stored in another unit than the release's.
+PLAUSIBLE_MEDIAN_DEPTH = {
+    'diode_indoors': (0.6, 50.0), 'diode_outdoor': (0.6, 350.0),  # DIODE's FARO scanner: 0.6 m up to 350 m
+    'ddad': (0.5, 250.0),  # Luminar lidar, up to 250 m
+    'diml_indoor': (0.5, 10.0), 'diml_outdoor': (0.5, 100.0),  # Kinect v2 from 0.5 m; ZED stereo outdoors
+    'sunrgbd': (0.3, 10.0),  # Kinect v1/v2, RealSense, Xtion
+    'ibims': (0.1, 50.0),  # the encoding's full scale is 50 m
+    'hypersim': (0.05, 200.0), 'vkitti2': (0.5, 655.35),  # 655.35 m: VKITTI2's sky / far plane
+}
+#: metres per stored unit of each encoding (png_ibims: 50 m full scale, not a unit)
+_BASE_UNIT = {'png_mm': 1e-3, 'png_cm': 1e-2, 'png_sunrgbd': 1e-3, 'npy': 1.0, 'npy_diode': 1.0, 'hdf5_distance': 1.0}
+_UNIT_NAMES = {1.0: 'metres', 0.1: 'decimetres', 0.01: 'centimetres', 0.001: 'millimetres', 10.0: 'decametres',
+               0.0001: 'tenths of a millimetre'}
+
+
+def check_depth_units(depth: np.ndarray, dataset: str, fmt: str, path: str) -> None:
+    """ValueError naming the file, the median and the likely unit error when the median valid (> 0) depth of a
+    frame of ``dataset`` is outside ``PLAUSIBLE_MEDIAN_DEPTH[dataset]``; sets without a range pass."""
+    if dataset not in PLAUSIBLE_MEDIAN_DEPTH:
+        return
+    valid = depth[depth > 0]
+    if valid.size == 0:
+        return
+    lo, hi = PLAUSIBLE_MEDIAN_DEPTH[dataset]
+    med = float(np.median(valid))
+    if lo <= med <= hi:
+        return
+    fits = [f for f in (1000.0, 100.0, 10.0, 0.1, 0.01, 0.001) if lo <= med / f <= hi]
+    mid = np.sqrt(lo * min(hi, 20.0))  # a typical median of the set (geometric middle, far end capped)
+    hint = ''
+    if fits:
+        f = min(fits, key=lambda x: abs(np.log(med / x / mid)))
+        hint = f'; the values look {f if f > 1 else 1 / f:g}x too {"large" if f > 1 else "small"}'
+        if fmt in _BASE_UNIT:  # the file's real unit: the release's unit divided by that factor
+            unit = round(_BASE_UNIT[fmt] / f, 10)
+            hint += f': the file is likely in {_UNIT_NAMES.get(unit, f"units of {unit:g} m")}'
+        hint += f' (median {med / f:.4g} m after dividing by {f:g})'
+    raise ValueError(f'depth map {path!r}: median valid depth {med:.4g} m decoded as {fmt!r} is outside {dataset}\'s '
+                     f'documented range [{lo:g}, {hi:g}] m{hint}; the release stores {_FORMAT_UNITS.get(fmt, fmt)}')
+
+
+_FORMAT_UNITS = {'png_mm': 'uint16 millimetres', 'png_cm': 'uint16 centimetres', 'npy': 'float metres',
+                 'npy_diode': 'float metres', 'png_sunrgbd': 'uint16 millimetres (bit-rotated by 3)',
+                 'png_ibims': 'uint16 of 50 m full scale', 'hdf5_distance': 'float metres (distance to the camera)'}
+
+
 @TRANSFORMS.register_module()
 class LoadReleaseDepth(BaseTransform):
     """``results['depth_map_path']`` -> ``results['gt_depth_map']`` (float32 HxW metres, 0 = invalid), decoded by
     ``results['depth_format']`` (set by the zero-shot datasets; see ``decode_release_depth``), with the
     release's masks (``results['mask_paths']``) applied. Like ``LoadDepthPNG``: appended to ``seg_fields``, and
-    a depth map of another size than the loaded image is an error naming both files."""
+    a depth map of another size than the loaded image is an error naming both files. A frame whose median valid
+    depth is outside the set's range (``PLAUSIBLE_MEDIAN_DEPTH``) is an error naming the likely unit."""
 
-    def __init__(self, check_size: bool = True):
+    def __init__(self, check_size: bool = True, check_units: bool = True):
         super().__init__()
         self.check_size = check_size
+        self.check_units = check_units  # the median valid depth within the set's range (check_depth_units)
 
     def transform(self, results: dict) -> dict:
         fmt = results.get('depth_format')
@@ -134,6 +184,8 @@ class LoadReleaseDepth(BaseTransform):
         try:
             depth = decode_release_depth(fmt, results['depth_map_path'], results.get('mask_paths'),
                                          results.get('focal'))
+            if self.check_units:
+                check_depth_units(depth, results.get('dataset', ''), fmt, results['depth_map_path'])
         except ValueError as e:
             raise ValueError(f'{e} ({source_of(results, "depth_map_path")})') from e
         img = results.get('img')
