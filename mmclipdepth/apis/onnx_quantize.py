@@ -35,7 +35,6 @@ def quantize_int8(onnx_path: str, images: Sequence[str], out: Optional[str] = No
     """
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from .onnx_depth_model import OnnxDepthModel, normalised_input, sidecar_path
     methods = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy,
@@ -69,10 +68,10 @@ def quantize_int8(onnx_path: str, images: Sequence[str], out: Optional[str] = No
 
     out = out or int8_path(onnx_path)
     with tempfile.TemporaryDirectory() as tmp:
-        pre = osp.join(tmp, 'pre.onnx')
         import onnx
-        # the exporter may keep the weights in ``model.onnx.data`` beside it: load them into one proto first
-        quant_pre_process(onnx.load(onnx_path, load_external_data=True), pre, skip_symbolic_shape=True)
+        # the exporter may keep the weights in ``model.onnx.data`` beside it: one self-contained file first
+        pre = osp.join(tmp, 'fp32.onnx')
+        onnx.save(onnx.load(onnx_path, load_external_data=True), pre)
         quantize_static(pre, out, _Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
                         weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
                         calibrate_method=methods[method])

@@ -176,7 +176,7 @@ def _dev(a, ref) -> float:
     return float(np.abs(a - ref).max() / max(np.abs(ref).max(), 1e-12))
 
 
-def inference(config, s, device, tiny) -> list:
+def inference(config, s, device, tiny, compile_backend='inductor') -> list:
     import cv2
 
     from mmclipdepth.apis import export_onnx, init_depth_model
@@ -224,14 +224,14 @@ def inference(config, s, device, tiny) -> list:
                                                  deviation_from_eager_fp32=0.0)
                 try:
                     torch._dynamo.reset()
-                    compiled = torch.compile(graph, dynamic=False)
+                    compiled = torch.compile(graph, dynamic=False, backend=compile_backend)
                     t = time.perf_counter()
                     compiled(x)
                     _sync(device)
                     first = time.perf_counter() - t
                     out, walls = _time(lambda: compiled(x), s['infer_iters'], 0, device)
                     row['runs']['torch_compile'] = dict(images_per_s=b / float(np.median(walls)),
-                                                        first_call_s=first,
+                                                        first_call_s=first, backend=compile_backend,
                                                         deviation_from_eager_fp32=_dev(out.float().cpu(), ref))
                 except Exception as e:  # noqa: BLE001 - a compiler failure is a result of the report
                     row['runs']['torch_compile'] = dict(error=f'{type(e).__name__}: {str(e)[:300]}')
@@ -368,6 +368,8 @@ def main(argv=None):
     p.add_argument('--out', required=True, help='JSON report; the Markdown table goes beside it (.md)')
     p.add_argument('--config', default=osp.join(REPO, 'configs/clipdepth/nyu_baseline_learned7.py'))
     p.add_argument('--sweep', default=osp.join(REPO, 'configs/clipdepth/sweeps/nyu_auty_tables3to7.py'))
+    p.add_argument('--compile-backend', default='inductor',
+                   help="torch.compile backend (default inductor; 'eager' = graph capture only, for a quick smoke run)")
     p.add_argument('--skip', nargs='+', default=[], choices=['train', 'sweep', 'inference', 'loader'])
     args = p.parse_args(argv)
     if args.device.startswith('cuda') and not torch.cuda.is_available():
@@ -387,7 +389,7 @@ def main(argv=None):
     if 'sweep' not in args.skip:
         report['sweep'] = sweep(args.sweep, s, args.device, args.tiny)
     if 'inference' not in args.skip:
-        report['inference'] = inference(args.config, s, args.device, args.tiny)
+        report['inference'] = inference(args.config, s, args.device, args.tiny, args.compile_backend)
     if 'loader' not in args.skip:
         step = None
         for row in report.get('training', [])[:1]:
