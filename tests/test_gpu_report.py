@@ -34,8 +34,9 @@ def test_gpu_report_tiny_on_cpu(tmp_path):
         for path in ('optimised', 'reference'):
             assert e[path]['precision'] == p and e[path]['wall_s'] > 0
             assert abs(e[path]['images_per_s'] - 2 / e[path]['wall_s']) < 1e-9  # batch 2 / seconds per step
-    # ours against the authors' step in fp32: equal up to float32 rounding (as the CPU benchmark checks)
-    assert row['equivalence_fp32']['max_rel_diff'] <= 1e-5
+    # ours (the config as users run it: channels-last trunk) against the authors' step in fp32: float32 rounding;
+    # the native NHWC batch norm alone moves the token gradients by ~2e-5 (test_reliability), hence 1e-4
+    assert row['equivalence_fp32']['max_rel_diff'] <= 1e-4
 
     sweep = r['sweep']
     assert 'error' not in sweep, sweep.get('error')
