@@ -63,7 +63,17 @@ def main():
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
     with clip_weights_follow() if clip_from_ckpt else contextlib.nullcontext():
         runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    _write_stamped_metrics(cfg, args.checkpoint, metrics)
+
+
+def _write_stamped_metrics(cfg, checkpoint, metrics):
+    """``<work_dir>/metrics.json``: the metrics and the protocol that produced them (mmclipdepth.utils.protocol)."""
+    from mmengine.dist import is_main_process
+    from mmclipdepth.utils.protocol import protocol_stamp, write_metrics_json
+    if is_main_process() and metrics is not None:
+        path = write_metrics_json(osp.join(cfg.work_dir, 'metrics.json'), metrics, protocol_stamp(cfg, checkpoint))
+        print(f'metrics and their protocol: {path}')
 
 
 if __name__ == '__main__':
