@@ -37,17 +37,16 @@ def _get(obj, key, default=None):
         return getattr(obj, key, default)
 
 
-def _depth_metric(evaluator):
-    """The first DepthEvalMetric dict of a test evaluator (a dict or a list of dicts)."""
+def _depth_metrics(evaluator) -> list:
+    """The DepthEvalMetric dicts of a test evaluator (a dict or a list of dicts)."""
     items = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    found = []
     for item in items:
         if _get(item, 'type') == 'DepthEvalMetric':
-            return item
-        if isinstance(_get(item, 'metrics'), (list, tuple)):  # mmengine's Evaluator(metrics=[...])
-            found = _depth_metric(_get(item, 'metrics'))
-            if found is not None:
-                return found
-    return None
+            found.append(item)
+        elif isinstance(_get(item, 'metrics'), (list, tuple)):  # mmengine's Evaluator(metrics=[...])
+            found += _depth_metrics(_get(item, 'metrics'))
+    return found
 
 
 def _input_size(pipeline) -> str:
@@ -102,7 +101,13 @@ def protocol_stamp(cfg, checkpoint: Optional[str] = None, dataloader_key: str = 
                 resolved = resolve_split_file(split_file, _get(ds, 'data_root'))
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             resolved = None
-    metric = _depth_metric(_get(cfg, evaluator_key)) or {}
+    metrics = _depth_metrics(_get(cfg, evaluator_key))
+    metric = metrics[0] if metrics else {}
+    alignments = [_get(m, 'alignment', 'metric') for m in metrics]
+    if len(metrics) > 1:  # one metric per scaling mode (zero-shot sets): 'prefix=alignment, ...'
+        alignment = ', '.join(f"{_get(m, 'prefix') or ''}={a}" for m, a in zip(metrics, alignments))
+    else:
+        alignment = alignments[0] if alignments else None
     test_cfg = _get(_get(cfg, 'model'), 'test_cfg') or {}
     max_inclusive = bool(_get(metric, 'max_inclusive', True))
     return dict(
@@ -118,7 +123,7 @@ def protocol_stamp(cfg, checkpoint: Optional[str] = None, dataloader_key: str = 
         max_comparison='<=' if max_inclusive else '<',
         min_pred=_get(metric, 'min_pred'),
         clamp_prediction='[min_depth, max_depth], NaN -> min_depth' if metric else None,
-        alignment=_get(metric, 'alignment', 'metric') if metric else None,
+        alignment=alignment,
         averaging='image-wise' if metric else None,
         tta=_get(test_cfg, 'mode', 'whole'),
         input_size=_input_size(_get(ds, 'pipeline')),
