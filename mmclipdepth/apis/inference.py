@@ -31,7 +31,7 @@ __all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'b
 ImageInput = Union[str, os.PathLike, np.ndarray]
 
 #: Transforms dropped from the test pipeline for inference: they load (or need) ground truth.
-ANNOTATION_TRANSFORMS = ('LoadDepthPNG', 'LoadDepthAnnotation', 'LoadAnnotations',
+ANNOTATION_TRANSFORMS = ('LoadDepthPNG', 'LoadFolderDepth', 'LoadDepthAnnotation', 'LoadAnnotations',
                          'LoadBiomedicalAnnotation')
 #: Transforms that may start a pipeline by loading the RGB image.
 _IMAGE_LOADERS = ('LoadImageFromFile', 'LoadImageFromFileStrict', 'LoadImageFromNDArray')

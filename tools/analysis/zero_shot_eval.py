@@ -41,6 +41,8 @@ def evaluate(cfg: Config, checkpoint, test_set: str, data_root=None, work_dir='w
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     metrics['images'] = len(runner.test_dataloader.dataset)
+    from mmclipdepth.utils.protocol import protocol_stamp
+    metrics['protocol'] = protocol_stamp(cfg, checkpoint)  # stamped beside the numbers (zero_shot.json)
     return dict(metrics)
 
 
@@ -63,7 +65,9 @@ def table(rows) -> str:
                 continue
             lines.append(f"| {r['name']} | {r['protocol']} | {s} | {m[f'{s}/abs_rel']:.4f} | {m[f'{s}/d1']:.4f} | "
                          f"{m[f'{s}/rmse']:.4f} | {m['images']} |")
-    return '\n'.join(lines) + '\n'
+    from mmclipdepth.utils.protocol import describe_protocol
+    notes = [f"- {r['name']}: {describe_protocol(r['metrics'].get('protocol'))}" for r in rows if r.get('metrics')]
+    return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
 def main(argv=None):
