@@ -67,3 +67,28 @@ def test_converter_names_the_missing_key(tmp_path):
     r = subprocess.run([sys.executable, TOOL, mat, splits, str(tmp_path / 'out')], capture_output=True, text=True)
     assert r.returncode == 2
     assert "labeled.mat: no key 'depths'" in r.stderr
+
+
+def test_converter_writes_nothing_outside_its_root_and_reads_only_this_file(tmp_path):
+    """docs/security.md: a scene type names a folder, so '../..' in a crafted release is refused before anything
+    is written; data stored in another file (external storage) is refused."""
+    mat, splits, _, _ = _write_release(tmp_path)
+    with h5py.File(mat, 'r+') as f:
+        del f['#refs#/s1']
+        f['#refs#/s1'] = np.array([[ord(c)] for c in '../../escaped'], np.uint16)
+        refs = np.asarray(f['sceneTypes'])
+        refs[0, 1] = f['#refs#/s1'].ref
+        f['sceneTypes'][...] = refs
+    root = tmp_path / 'deep' / 'nyu'
+    r = subprocess.run([sys.executable, TOOL, mat, splits, str(root)], capture_output=True, text=True)
+    assert r.returncode == 2 and "sceneTypes[1] = '../../escaped' is not a scene name" in r.stderr, r.stderr
+    assert not (tmp_path / 'deep' / 'escaped').exists() and not root.exists()
+    mat, splits, _, _ = _write_release(tmp_path)
+    secret = tmp_path / 'secret.bin'
+    secret.write_bytes(bytes(range(256)) * 64)
+    with h5py.File(mat, 'r+') as f:
+        shape = f['depths'].shape
+        del f['depths']
+        f.create_dataset('depths', shape, np.float32, external=[(str(secret), 0, 4 * int(np.prod(shape)))])
+    r = subprocess.run([sys.executable, TOOL, mat, splits, str(tmp_path / 'out2')], capture_output=True, text=True)
+    assert r.returncode == 2 and "'depths' is not a plain dataset stored in this file" in r.stderr, r.stderr

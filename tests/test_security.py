@@ -290,6 +290,25 @@ def test_split_entries_outside_data_root_are_refused(tmp_path):
     split.write_text('basement/rgb_1.jpg basement/d_1.png 518.8\n../../../../etc/passwd_x basement/d_2.png 518.8\n')
     with pytest.raises(ValueError, match=r"'../../../../etc/passwd_x' \(.*list.txt', line 2\) points outside"):
         NYUDepthV2Dataset(data_root=str(tmp_path), split='train', split_file=str(split))
+    # the zero-shot releases' own lists: iBims' imagelist.txt and Hypersim's split CSV (scene names are paths)
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS
+    zs = osp.join(REPO, 'configs', '_base_', 'datasets', 'zero_shot')
+    ibims = tmp_path / 'ibims'
+    ibims.mkdir()
+    (ibims / 'imagelist.txt').write_text('corridor_01\n../../../../etc/passwd_x\n')
+    spec = dict(Config.fromfile(osp.join(zs, 'ibims.py')).test_dataloader.dataset.to_dict(), data_root=str(ibims))
+    with pytest.raises(ValueError, match=r"'rgb/../../../../etc/passwd_x.png' \(.*imagelist.txt', line 2\) "
+                                         'points outside data_root'):
+        DATASETS.build(spec)
+    hyp = tmp_path / 'hypersim'
+    hyp.mkdir()
+    (hyp / 'split.csv').write_text('scene_name,camera_name,frame_id,included_in_public_release,'
+                                   'split_partition_name\n../../../../tmp,cam_00,0,True,test\n')
+    spec = dict(Config.fromfile(osp.join(zs, 'hypersim.py')).test_dataloader.dataset.to_dict(), data_root=str(hyp),
+                split_file=str(hyp / 'split.csv'))
+    with pytest.raises(ValueError, match=r"'../../../../tmp/images/.*' \(.*split.csv', line 2\) points outside"):
+        DATASETS.build(spec)
 
 
 def test_paper_table_reads_a_work_dir_without_running_it(tmp_path):
