@@ -311,6 +311,20 @@ def test_onnx_sidecar_code_never_runs(tmp_path):
     onnx = _onnx_files(tmp_path, inference_pipeline=[dict(type='os.system'), dict(type='PackSegInputs')])
     with pytest.raises(ValueError, match=r"inference_pipeline\[0\].type = 'os.system' is not a bare"):
         OnnxDepthModel(onnx)
+    # registered names, but not what a sidecar may build: a model as the preprocessor (it would read weight files
+    # or download at build time), a second loader, a network backend, a model in the pipeline
+    loader = dict(type='LoadImageFromFileStrict')
+    for meta, refused in (
+            (dict(data_preprocessor=dict(type='CLIPDepthEstimator')), "data_preprocessor.type = 'CLIPDepthEstimator' "
+             'is not a registered data preprocessor'),
+            (dict(inference_pipeline=[loader, dict(type='LoadDepthPNG'), dict(type='PackSegInputs')]),
+             r"inference_pipeline\[1\].type = 'LoadDepthPNG': only the first transform loads a file"),
+            (dict(inference_pipeline=[dict(loader, backend_args=dict(backend='http')), dict(type='PackSegInputs')]),
+             r"inference_pipeline\[0\].backend_args = .*http.*only the local disk"),
+            (dict(inference_pipeline=[loader, dict(type='CLIPDepthEstimator')]),
+             r"inference_pipeline\[1\].type = 'CLIPDepthEstimator' is not a registered transform")):
+        with pytest.raises(ValueError, match=refused):
+            OnnxDepthModel(_onnx_files(tmp_path, **meta))
 
 
 def test_onnx_sidecar_of_another_graph_is_refused(tmp_path):
