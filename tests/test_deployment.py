@@ -151,6 +151,12 @@ def test_static_model_refuses_another_size_and_bad_files(tmp_path):
         json.dump(dict(format='something-else'), f)
     with pytest.raises(ValueError, match='format'):
         OnnxDepthModel(lonely)
+    # issue 25 case 4: the sidecar of another export (another model, same config) placed beside this graph
+    other = str(tmp_path / 'other.onnx')
+    export_onnx(_learned('clipdepth/nyu_baseline_learned7.py', seed=1), other, NYU_SAMPLES[:1])
+    shutil.copy(sidecar_path(other), sidecar_path(lonely))
+    with pytest.raises(ValueError, match=r'lonely.json describes another graph: its graph_sha256 .* != .*lonely.onnx'):
+        OnnxDepthModel(lonely)
 
 
 def test_llm_mde_exports_its_image_side_and_says_what_stays_in_python(tmp_path):
