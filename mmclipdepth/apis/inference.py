@@ -24,6 +24,7 @@ from mmseg.registry import MODELS
 
 from ..checkpoint.state import (checkpoint_keys, checkpoint_state_dict, holds_clip_weights,
                                    set_clip_pretrained_none)
+from ..utils.weights import explain_missing_weights
 
 __all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'build_model_for_checkpoint',
            'ANNOTATION_TRANSFORMS', 'load_depth_model']
@@ -153,7 +154,8 @@ def init_depth_model(config: Union[str, Path, Config],
         except ValueError as e:
             raise ValueError(f'checkpoint {checkpoint!r}: {e}') from None
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model, clip_from_ckpt = build_model_for_checkpoint(cfg, checkpoint)
+    with explain_missing_weights(cfg):
+        model, clip_from_ckpt = build_model_for_checkpoint(cfg, checkpoint)
 
     if ckpt_state is not None:
         _load_checkpoint_to_model(model, ckpt_state, strict=False)  # the model's checkpoint check runs here

@@ -38,7 +38,9 @@ def evaluate(cfg: Config, checkpoint, test_set: str, data_root=None, work_dir='w
     cfg.load_from = checkpoint
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = cfg.param_scheduler = None
-    runner = Runner.from_cfg(cfg)
+    from mmclipdepth.utils.weights import exit_on_missing_weights
+    with exit_on_missing_weights(cfg, 'zero_shot_eval.py'):
+        runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     metrics['images'] = len(runner.test_dataloader.dataset)
     from mmclipdepth.utils.protocol import protocol_stamp
