@@ -120,7 +120,8 @@ def init_depth_model(config: Union[str, Path, Config],
                      checkpoint: Optional[str] = None,
                      device: str = 'cpu',
                      cfg_options: Optional[dict] = None,
-                     allow_untrained: bool = False) -> torch.nn.Module:
+                     allow_untrained: bool = False,
+                     untrained_option: str = 'allow_untrained=True') -> torch.nn.Module:
     """Build the depth model of ``config``, load ``checkpoint`` and put it in eval mode on ``device``.
 
     Args:
@@ -131,6 +132,7 @@ def init_depth_model(config: Union[str, Path, Config],
         device: ``'cpu'``, ``'cuda:0'``, ...
         cfg_options: overrides merged into the config (``Config.merge_from_dict`` keys).
         allow_untrained: evaluate the initial values of the learnable parameters on purpose.
+        untrained_option: how the refusal names that switch (the demos: their ``--allow-untrained`` flag).
 
     The checkpoint goes through the model's checkpoint check (``mmclipdepth.checkpoint``):
     every learnable parameter present with the right shape, config-derived values (bins, depth range) equal
@@ -168,10 +170,10 @@ def init_depth_model(config: Union[str, Path, Config],
                 f'init_depth_model: config {getattr(cfg, "filename", None)!r} has {len(learnable)} learnable '
                 f'parameter tensor(s) ({", ".join(learnable[:3])}) and no checkpoint was given: predictions would '
                 'come from random initial values. Pass the checkpoint written by tools/train.py, or '
-                'allow_untrained=True to evaluate the initial values on purpose.')
+                f'{untrained_option} to evaluate the initial values on purpose.')
         if learnable:
             msg = (f'init_depth_model: evaluating {len(learnable)} learnable parameter tensor(s) at their RANDOM '
-                   'initial values (allow_untrained=True).')
+                   f'initial values ({untrained_option}).')
             warnings.warn(msg, stacklevel=2)
             print_log(msg, logger='current', level=logging.WARNING)
             if model.test_cfg is None:

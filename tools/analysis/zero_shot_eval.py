@@ -69,6 +69,8 @@ def table(rows) -> str:
                          f"{m[f'{s}/rmse']:.4f} | {m['images']} |")
     from mmclipdepth.utils.protocol import describe_protocol
     notes = [f"- {r['name']}: {describe_protocol(r['metrics'].get('protocol'))}" for r in rows if r.get('metrics')]
+    if any(r.get('missing') for r in rows):
+        notes.append('- missing: where to get each set and the layout --data-root expects: docs/zero_shot.md')
     return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
@@ -129,7 +131,8 @@ def main(argv=None):
         print(f'error: every metric is NaN for {all_nan} (no image had a valid ground-truth pixel, or every '
               'prediction was non-finite): see the warnings above; the table is not a result', file=sys.stderr)
     if missing:
-        print('missing dataset(s), not evaluated: ' + '; '.join(missing), file=sys.stderr)
+        print('missing dataset(s), not evaluated: ' + '; '.join(missing)
+              + ' (where to get them and the layout --data-root expects: docs/zero_shot.md)', file=sys.stderr)
     return 1 if missing or all_nan else 0
 
 
