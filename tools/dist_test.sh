@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [extra test.py args]
+# Usage: [NNODES=1 NODE_RANK=0 MASTER_ADDR=127.0.0.1 PORT=29500] bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [extra test.py args]
+# GPUS is the number of processes on this node. Several nodes: run the same command on every node with
+# NNODES, its own NODE_RANK (0 .. NNODES-1) and the address of node 0 as MASTER_ADDR (as mmseg's).
+# On a CPU-only machine the gloo backend is selected automatically.
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3

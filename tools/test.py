@@ -65,6 +65,11 @@ def main():
         runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     _write_stamped_metrics(cfg, args.checkpoint, metrics)
+    scores = {k: v for k, v in (metrics or {}).items() if isinstance(v, float) and not k.endswith('nonfinite_pred')}
+    nan_keys = [k for k, v in scores.items() if v != v]
+    if nan_keys and len(nan_keys) == len(scores):
+        raise SystemExit(f'tools/test.py: every metric is NaN ({", ".join(nan_keys)}): no image had a valid '
+                         'ground-truth pixel or every prediction was non-finite (see the warnings above)')
 
 
 def _write_stamped_metrics(cfg, checkpoint, metrics):

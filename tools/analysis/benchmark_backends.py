@@ -1,7 +1,7 @@
 """Inference speed of PyTorch eager against onnxruntime for one model, side by side in one process.
 
     python tools/analysis/benchmark_backends.py CONFIG [--size 480 640] [--iters 10] [--warmup 2] [--threads 2]
-        [--out report.json]
+        [--int8 [--calib-images a.jpg ...]] [--out report.json]
 
 The config's model (CLIP with random weights of the configured architecture: the cost does not depend on the
 values) is exported with ``mmclipdepth.apis.export_onnx`` (static shape, the config's flip TTA) into a
@@ -9,6 +9,9 @@ temporary folder, after the export's own parity check. Then one normalised input
 both, one call of each per round, in alternating order (a changing machine load hits both alike): PyTorch
 ``model.inference`` under ``torch.no_grad`` in eval mode (text features cached), and the onnxruntime session.
 Reported: median seconds per image, images/s and the ratio; the largest relative depth difference of the two.
+With ``--int8`` the exported model is also quantised (``mmclipdepth.apis.quantize_int8``, calibrated on
+``--calib-images``, default: the bundled real NYU frames) and timed in the same rounds; its depth deviation from
+fp32 onnxruntime is measured on the bundled real frames (each frame's max |int8 - fp32| / max |fp32|).
 """
 import argparse
 import json
@@ -28,6 +31,9 @@ def main(argv=None):
     p.add_argument('--iters', type=int, default=10)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--threads', type=int, default=None, help='torch and onnxruntime intra-op threads')
+    p.add_argument('--int8', action='store_true', help='also time the int8 (static, QDQ) quantised model')
+    p.add_argument('--calib-images', nargs='+', default=None,
+                   help='int8 calibration images (default: the bundled real NYU frames)')
     p.add_argument('--out', default=None)
     args = p.parse_args(argv)
     import cv2
@@ -65,6 +71,27 @@ def main(argv=None):
 
     times = dict(eager=[], onnxruntime=[])
     steps = dict(eager=eager, onnxruntime=ort)
+    int8_report = None
+    if args.int8:
+        import glob
+        from mmclipdepth.apis.onnx_quantize import int8_path, quantize_int8
+        repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+        frames = sorted(glob.glob(osp.join(repo, 'tests', 'data', 'nyu', '**', 'rgb_*.jpg'), recursive=True))
+        frames = [f for f in frames if list(normalised_input(model, f).shape[-2:]) == [h, w]]
+        calib = args.calib_images or frames
+        quantize_int8(onnx_path, calib)
+        runtime8 = OnnxDepthModel(int8_path(onnx_path), threads=args.threads)
+        deviation = []
+        for f in frames:
+            xf = normalised_input(model, f).numpy()
+            a, b = runtime.run(xf), runtime8.run(xf)
+            deviation.append(dict(image=osp.relpath(f, repo), max_rel_diff=float(np.abs(b - a).max() / np.abs(a).max()),
+                                  mean_abs_rel=float(np.mean(np.abs(b - a) / np.abs(a)))))
+        int8_report = dict(calibration_images=[osp.relpath(c, repo) for c in calib], frames=deviation,
+                           size_mb=dict(fp32=os.path.getsize(onnx_path) / 1e6,
+                                        int8=os.path.getsize(int8_path(onnx_path)) / 1e6))
+        times['onnxruntime_int8'] = []
+        steps['onnxruntime_int8'] = lambda: runtime8.run(x_np)
     keys = list(steps)
     for rnd in range(args.warmup + args.iters):
         for key in (keys if rnd % 2 == 0 else keys[::-1]):
@@ -81,10 +108,17 @@ def main(argv=None):
                   onnxruntime_over_eager=med['eager'] / med['onnxruntime'],
                   max_rel_diff=float(np.abs(a - b).max() / np.abs(a).max()), times=times,
                   export_parity=meta['parity']['max_rel_diff'])
+    if int8_report is not None:
+        int8_report['int8_over_fp32_onnxruntime'] = med['onnxruntime'] / med['onnxruntime_int8']
+        report['int8'] = int8_report
     for key in keys:
         print(f'{key}: {med[key]:.3f} s/image, {1.0 / med[key]:.3f} images/s')
     print(f'onnxruntime / eager: {report["onnxruntime_over_eager"]:.2f}x faster; max relative depth difference '
           f'{report["max_rel_diff"]:.2g}')
+    if int8_report is not None:
+        print(f'int8 / fp32 onnxruntime: {int8_report["int8_over_fp32_onnxruntime"]:.2f}x faster; depth deviation '
+              'on the bundled frames (max rel, mean abs rel): ' + ', '.join(
+                  f'{d["image"]} {d["max_rel_diff"]:.3g} {d["mean_abs_rel"]:.3g}' for d in int8_report['frames']))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=1)

@@ -81,34 +81,88 @@ def _memory_peak(device):
     return dict(peak_bytes=_peak_rss_bytes(), kind='peak RSS (VmHWM) of the measuring process')
 
 
+#: training-step precisions: name -> (autocast dtype or None, TF32 matmul/cuDNN, loss scaling)
+PRECISIONS = dict(fp32=(None, False, False), tf32=(None, True, False), bf16=(torch.bfloat16, False, False),
+                  fp16=(torch.float16, False, True))
+
+
+def precision_unsupported(precision: str, device) -> Optional[str]:
+    """Why ``precision`` cannot run on ``device`` (None when it can)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f'unknown precision {precision!r}; expected one of {sorted(PRECISIONS)}')
+    cuda = str(device).startswith('cuda')
+    if precision == 'tf32':
+        if not cuda:
+            return 'TF32 is a CUDA tensor-core mode (Ampere or newer); not on ' + str(device)
+        if torch.cuda.get_device_capability()[0] < 8:
+            return f'TF32 needs compute capability >= 8.0, {torch.cuda.get_device_name()} has ' \
+                   f'{torch.cuda.get_device_capability()}'
+    if precision == 'bf16' and cuda and not torch.cuda.is_bf16_supported():
+        return f'{torch.cuda.get_device_name()} does not support bfloat16'
+    return None
+
+
+@contextlib.contextmanager
+def precision_context(precision: str, device):
+    """Autocast (bf16 / fp16) or the TF32 switches of ``PRECISIONS`` while inside; previous state after."""
+    dtype, tf32, _ = PRECISIONS[precision]
+    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        with (torch.autocast(str(device).split(':')[0], dtype=dtype) if dtype is not None
+              else contextlib.nullcontext()):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
 def measure_training(model: nn.Module, inputs: Tensor, data_samples, path: str, iters: int = 3, warmup: int = 1,
                      clip_grads: str = 'text', check: bool = False, lr: float = 3.57e-4, max_norm: float = 0.1,
-                     device='cpu', profile: bool = False, check_variants: Sequence[Sequence[str]] = ((), )) -> dict:
+                     device='cpu', profile: bool = False, check_variants: Sequence[Sequence[str]] = ((), ),
+                     precision: str = 'fp32') -> dict:
     """Time ``warmup + iters`` training steps of one path; peak memory over them.
 
     A step: forward + SILog loss + backward + grad-norm clip + AdamW step (only the learned tokens are in the
     optimiser). With ``check`` (reference path) the first warm-up step is ``check_equivalence`` (optimised and
     reference loss and gradients on this batch; once per entry of ``check_variants``, a list of ``SPEEDUPS``
     switched on for the optimised side), followed by the optimiser step on the reference gradients.
+    ``precision`` (``PRECISIONS``): the forward and backward under autocast / TF32; fp16 with a ``GradScaler``
+    (loss scaling, gradients unscaled before clipping).
     """
+    if check and precision != 'fp32':
+        raise ValueError(f'the equivalence check runs in fp32, got precision={precision!r} (see precision_deviation)')
     base = _memory_start(device)
     params = learnable_params(model)
     opt = torch.optim.AdamW(params.values(), lr=lr, betas=(0.95, 0.999), weight_decay=0.1)
     prompts = ReferencePrompts(model) if path == 'reference' else None
-    walls, cpus, result = [], [], dict(path=path)
+    walls, cpus, result = [], [], dict(path=path, precision=precision)
+    scaler = torch.amp.GradScaler(str(device).split(':')[0]) if PRECISIONS[precision][2] else None
+
+    def backward(loss):
+        (scaler.scale(loss) if scaler is not None else loss).backward()
 
     def finish_step():
+        if scaler is not None:
+            scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(list(params.values()), max_norm)
-        opt.step()
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
         opt.zero_grad(set_to_none=True)
 
     def opt_step():
-        optimised_loss(model, inputs, data_samples).backward()
+        with precision_context(precision, device):
+            loss = optimised_loss(model, inputs, data_samples)
+        backward(loss)
         finish_step()
 
     def ref_step():
         with reference_autograd(model, clip_grads):
-            reference_loss(model, inputs, data_samples, prompts, clip_grads).backward()
+            with precision_context(precision, device):
+                loss = reference_loss(model, inputs, data_samples, prompts, clip_grads)
+            backward(loss)
             _clear_clip_grads(model)
         finish_step()
 
@@ -137,6 +191,39 @@ def measure_training(model: nn.Module, inputs: Tensor, data_samples, path: str, 
     if profile:
         result['profile'] = profile_step(step, device)
     return result
+
+
+def precision_deviation(model: nn.Module, inputs: Tensor, data_samples, precision: str, device='cpu') -> dict:
+    """Loss and token gradients of the package's step under ``precision`` against fp32, same weights and batch
+    (BatchNorm buffers restored after each): ``loss_rel_diff``, ``grad_rel_diff`` per parameter
+    (``||g_p - g_fp32|| / ||g_fp32||``), ``max_rel_diff``. fp16 gradients are computed with loss scaling
+    (a constant 2**16, divided out) as a GradScaler step would."""
+    from mmclipdepth.testing.equivalence import _rel
+    params = learnable_params(model)
+    saved = {n: b.detach().clone() for n, b in model.named_buffers()}
+
+    def run(p):
+        for t in params.values():
+            t.grad = None
+        with precision_context(p, device):
+            loss = optimised_loss(model, inputs, data_samples)
+        scale = 2.0 ** 16 if PRECISIONS[p][2] else 1.0
+        (loss.float() * scale).backward()
+        grads = {n: t.grad.detach().float() / scale for n, t in params.items()}
+        for t in params.values():
+            t.grad = None
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                b.copy_(saved[n])
+        return loss.detach().float(), grads
+
+    loss32, grads32 = run('fp32')
+    loss_p, grads_p = run(precision)
+    grad_rel = {n: _rel(grads_p[n], grads32[n]) for n in params}
+    loss_rel = abs(loss_p.item() - loss32.item()) / max(abs(loss32.item()), 1e-30)
+    finite = bool(torch.isfinite(loss_p)) and all(bool(torch.isfinite(g).all()) for g in grads_p.values())
+    return dict(loss_fp32=loss32.item(), loss=loss_p.item(), loss_rel_diff=loss_rel, grad_rel_diff=grad_rel,
+                max_rel_diff=max([loss_rel] + list(grad_rel.values())), finite=finite)
 
 
 #: operator families for the profile summary (self time): image trunk, text transformer, the rest
@@ -410,10 +497,12 @@ def run_benchmark(config, bins: Sequence[Optional[int]] = (None, ), batch: int =
                   train: bool = True, clip_grads: str = 'text', rtol: float = 1e-5,
                   mem_limit_gb: Optional[float] = None, threads: Optional[int] = None,
                   inference_mode: bool = False, profile: bool = False, env: Optional[dict] = None,
-                  speedups: Sequence[str] = (), interleave: bool = False, log=print) -> dict:
+                  speedups: Sequence[str] = (), interleave: bool = False, log=print,
+                  extra_variants: Sequence[Sequence[str]] = ()) -> dict:
     """Measure every requested (bins, path) in its own process; returns the JSON-able report.
 
-    Paths: ``optimised`` (the config as it is), ``optimised+<speed-ups>`` (when ``speedups`` are given) and,
+    Paths: ``optimised`` (the config as it is), ``optimised+<speed-ups>`` (when ``speedups`` are given; one more
+    path per entry of ``extra_variants``) and,
     with ``reference``, the authors' path, each in its own process (time and peak memory). ``interleave`` adds,
     per N, one process that alternates steps of every path (the reference only where it runs at the full batch)
     for times that a changing machine load cannot bias.
@@ -421,10 +510,11 @@ def run_benchmark(config, bins: Sequence[Optional[int]] = (None, ), batch: int =
     model_cfg = _load_model_cfg(config) if isinstance(config, str) else config
     model_cfg = model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else dict(model_cfg)
     speedups = list(speedups)
-    for name in speedups:
+    extra_variants = [list(v) for v in extra_variants]
+    for name in speedups + [n for v in extra_variants for n in v]:
         if name not in SPEEDUPS:
             raise ValueError(f'unknown speed-up {name!r}; expected one of {sorted(SPEEDUPS)}')
-    variants = [[]] + ([speedups] if speedups else [])
+    variants = [[]] + ([speedups] if speedups else []) + extra_variants
     reference_batch_for = {int(k): int(v) for k, v in (reference_batch_for or {}).items()}
     common = dict(model_cfg=model_cfg, size=list(size), iters=iters, warmup=warmup, pretrained=pretrained,
                   device=device, clip_grads=clip_grads, threads=threads, inference_mode=inference_mode,

@@ -1,7 +1,7 @@
 """Cost of a multi-variant (sweep) training step against one single-variant step, side by side in one run.
 
     python tools/analysis/benchmark_sweep.py SWEEP_CONFIG [--batch 16] [--size 416 544] [--iters 2]
-        [--warmup 1] [--copies 1] [--rounds 2] [--out report.json]
+        [--warmup 1] [--copies 1] [--rounds 2] [--device cpu|cuda] [--clip JSON] [--out report.json]
 
 Both steps are the real ``train_step`` of the models the configs build (the sweep's first variant alone
 in its own config, and the sweep), with their own optim wrappers (AdamW, clipping), on one synthetic batch;
@@ -10,6 +10,8 @@ path runs in its own child processes, alternating (``--rounds``), so its peak re
 a changing machine load hits both alike; the median over every timed step of a path is reported.
 ``--copies N`` repeats the sweep's heads N times (e.g. the 14 distinct NYU variants of Auty Tables 3-7
 twice: 28 heads).
+``--clip '{"model_name": ...}'`` replaces every CLIP dict of both models (e.g. a tiny architecture for a smoke
+run). On ``--device cuda`` the peak memory is also the GPU's (``torch.cuda.max_memory_allocated``).
 Reported: median wall time per step, peak RSS, the ratio sweep / single, and K x single / sweep (a lower
 bound of the saving over K solo runs: the first variant is the cheapest of the paper's).
 """
@@ -54,22 +56,32 @@ def _child(args):
         cfg.optim_wrapper.variants = {f'{n}_{i}': variants[n] for i in range(args.copies) for n in variants}
         cfg.model.primary = None
     set_clip_pretrained_none(cfg.model)
+    if args.clip:
+        clip = json.loads(args.clip)
+        cfg.model.backbone.clip = dict(clip)
+        for head in (cfg.model.decode_heads.values() if 'decode_heads' in cfg.model else [cfg.model.decode_head]):
+            if head.get('text_encoder'):
+                head.text_encoder.clip = dict(clip)
     init_default_scope('mmseg')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    model.train()
+    model.to(args.device).train()
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     head = model.decode_head
     data = _batch(args.batch, args.size, head.min_depth, head.max_depth)
+    cuda = args.device.startswith('cuda')
     walls = []
     for i in range(args.warmup + args.iters):
         t = time.perf_counter()
         model.train_step(data, wrapper)
+        if cuda:
+            torch.cuda.synchronize()
         walls.append(time.perf_counter() - t)
     walls = walls[args.warmup:]
     return dict(path=args.child, heads=len(getattr(model, 'decode_heads', [0])), step_s=sorted(walls)[len(walls) // 2],
-                steps_s=walls, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                steps_s=walls, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                peak_gpu_mib=torch.cuda.max_memory_allocated() / 2**20 if cuda else None)
 
 
 def main(argv=None):
@@ -82,6 +94,8 @@ def main(argv=None):
     p.add_argument('--copies', type=int, default=1, help="repeat the sweep's heads this many times")
     p.add_argument('--threads', type=int, default=None)
     p.add_argument('--rounds', type=int, default=2, help='alternating single / sweep processes per path')
+    p.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
+    p.add_argument('--clip', default=None, help='JSON dict replacing every CLIP config of both models')
     p.add_argument('--out', default=None)
     p.add_argument('--child', choices=['single', 'sweep'], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -93,7 +107,9 @@ def main(argv=None):
         for path in (('single', 'sweep') if rnd % 2 == 0 else ('sweep', 'single')):
             cmd = [sys.executable, osp.abspath(__file__), args.config, '--child', path, '--batch', str(args.batch),
                    '--size', *map(str, args.size), '--iters', str(args.iters), '--warmup', str(args.warmup),
-                   '--copies', str(args.copies)] + (['--threads', str(args.threads)] if args.threads else [])
+                   '--copies', str(args.copies), '--device', args.device] + (
+                       ['--threads', str(args.threads)] if args.threads else []) + (
+                       ['--clip', args.clip] if args.clip else [])
             run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS='ignore'))
             line = [ln for ln in run.stdout.splitlines() if ln.startswith('RESULT ')]
             if run.returncode or not line:
@@ -106,7 +122,8 @@ def main(argv=None):
     for path, rs in runs.items():
         steps = sorted(s for r in rs for s in r['steps_s'])
         results[path] = dict(rs[0], step_s=steps[len(steps) // 2], steps_s=steps,
-                             peak_rss_mib=max(r['peak_rss_mib'] for r in rs))
+                             peak_rss_mib=max(r['peak_rss_mib'] for r in rs),
+                             peak_gpu_mib=max((r['peak_gpu_mib'] or 0) for r in rs) or None)
     single, sweep = results['single'], results['sweep']
     k = sweep['heads']
     report = dict(config=args.config, batch=args.batch, size=args.size, iters=args.iters, warmup=args.warmup,

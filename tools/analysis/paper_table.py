@@ -3,7 +3,8 @@
     python tools/analysis/paper_table.py WORK_DIR [--config CONFIG] [--metrics FILE] [--out FILE]
 
 ``WORK_DIR`` is where ``tools/train.py`` / ``tools/test.py`` ran a sweep config (``configs/*/sweeps/``): the
-config is the one mmengine dumped there (or ``--config``), the metrics the last evaluation logged there
+config is the one mmengine dumped there, read as data and never executed (``--config``: a config you trust,
+run as any mm config), the metrics the last evaluation logged there
 (``*/vis_data/scalars.json`` after validation, ``*/<timestamp>.json`` after ``tools/test.py``; or
 ``--metrics``, a JSON object ``{"<variant>/<metric>": value}``). Every table of the config's
 ``paper_tables`` with a row among the run's variants is written, each cell ``paper / ours``; variants that
@@ -11,6 +12,7 @@ no published table holds follow in a table of their own. Writes ``WORK_DIR/paper
 and prints it.
 """
 import argparse
+import ast
 import glob
 import json
 import os.path as osp
@@ -21,6 +23,45 @@ from mmengine.config import Config
 LABELS = dict(abs_rel='Abs', sq_rel='SqRel', rmse='RMS', rmse_log='RMSE log', rmse_log_unrooted='RMSL',
               log10='log10', silog='SILog', d1='δ1', d2='δ2', d3='δ3')
 DEFAULT_COLUMNS = ['abs_rel', 'sq_rel', 'rmse', 'rmse_log_unrooted', 'log10', 'd1', 'd2', 'd3']
+
+
+def _literal(node, path: str):
+    """An expression of a dumped config as data: literals, lists, tuples, dicts and ``dict(k=v)`` only."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [_literal(e, path) for e in node.elts]
+        return tuple(items) if isinstance(node, ast.Tuple) else items
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k, path): _literal(v, path) for k, v in zip(node.keys, node.values)}
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'dict' and not node.args
+            and all(k.arg is not None for k in node.keywords)):
+        return {k.arg: _literal(k.value, path) for k in node.keywords}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _literal(node.operand, path)
+        if isinstance(v, (int, float)):
+            return -v if isinstance(node.op, ast.USub) else v
+    raise ValueError(f'{path}, line {getattr(node, "lineno", "?")}: not plain data '
+                     f'({ast.unparse(node)[:60]!r}); a config found in a work dir is read, never executed: pass '
+                     '--config with the sweep config you trust')
+
+
+def read_dumped_config(path: str) -> Config:
+    """The config mmengine dumped in a work dir, read as data (``ast``: assignments of literal values only),
+    never executed: a work dir from elsewhere may hold any ``.py``."""
+    with open(path, encoding='utf-8') as f:
+        try:
+            tree = ast.parse(f.read(), filename=path)
+        except SyntaxError as e:
+            raise ValueError(f'{path}: not a dumped config ({e.msg}, line {e.lineno})') from None
+    values = {}
+    for stmt in tree.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            raise ValueError(f'{path}, line {stmt.lineno}: not a plain assignment ({ast.unparse(stmt)[:60]!r}); '
+                             'a config found in a work dir is read, never executed: pass --config with the sweep '
+                             'config you trust')
+        values[stmt.targets[0].id] = _literal(stmt.value, path)
+    return Config(values, filename=path)
 
 
 def find_config(work_dir: str) -> str:
@@ -146,7 +187,7 @@ def main(argv=None):
     if not osp.isdir(args.work_dir):
         sys.exit(f'error: work dir {args.work_dir!r} does not exist')
     try:
-        cfg = Config.fromfile(args.config or find_config(args.work_dir))
+        cfg = Config.fromfile(args.config) if args.config else read_dumped_config(find_config(args.work_dir))
         if cfg.model.get('type') != 'MultiVariantDepthEstimator':
             raise ValueError(f'the config is not a sweep (model.type {cfg.model.get("type")!r})')
         variants = list(cfg.model.decode_heads)
