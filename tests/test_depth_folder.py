@@ -134,6 +134,13 @@ def test_folder_dataset_train_test_demo_through_the_tools(folder, tmp_path):
     assert stamp['dataset'] == 'DepthFolderDataset' and osp.samefile(stamp['split_file'], osp.join(root, 'test.txt'))
     assert stamp['split_file_sha256'] == sha(osp.join(root, 'test.txt'))
     assert stamp['checkpoint_sha256'] == sha(ckpt)
+    # the config fingerprint is the one training wrote into the checkpoint (mmclipdepth.checkpoint.identity),
+    # with the sha256 of its canonical JSON
+    from mmclipdepth.checkpoint import IDENTITY_KEY
+    ident = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict'][IDENTITY_KEY]
+    assert stamp['config_fingerprint'] == ident['fingerprint'] and len(ident['fingerprint']) > 10
+    assert stamp['config_fingerprint_sha256'] == hashlib.sha256(json.dumps(
+        ident['fingerprint'], sort_keys=True, separators=(',', ':')).encode()).hexdigest()
     # the command-line overrides, not the config defaults, are what the numbers were computed with
     assert (stamp['crop'], stamp['max_comparison'], stamp['tta']) == ('none', '<', 'whole')
     assert (stamp['min_depth'], stamp['max_depth']) == (1e-3, 10.0) and stamp['averaging'] == 'image-wise'

@@ -1,7 +1,7 @@
 """How much do a model's depth numbers move when its prompts are perturbed? (docs/prompt_robustness.md)
 
     python tools/analysis/prompt_robustness.py CONFIG [CHECKPOINT] --out-dir DIR [--test-set DATASET_CONFIG]
-        [--families synonym typo ...] [--strengths 0.25 0.5 1] [--seed 0] [--allow-untrained]
+        [--families synonym typo ...] [--strengths 0.25 0.5 1] [--severities 1 3 5] [--seed 0] [--allow-untrained]
 
 The model of CONFIG (with CHECKPOINT) is evaluated on its test set (or ``--test-set``) once as is, then under
 every (family, strength) setting; each setting's metrics and their change against the unperturbed model go to
@@ -11,10 +11,14 @@ features are computed once, in the unperturbed pass, and replayed for every pert
 batches, in the same order), so a setting costs the text encoder, the head and the metric only. The JSON's
 ``cost`` records the wall time of the unperturbed evaluation and of the whole run.
 
-Families (``mmclipdepth/apis/prompt_perturbations.py``): for human-word depth prompts (DepthCLIP, Auty's word
-configs) ``synonym``, ``typo``, ``word_order``, ``random_words``, ``case_punct``, ``paraphrase``; for learned (or
-fixed random) tokens ``gaussian_noise``, ``token_dropout``, ``bin_swap``, ``nearest_word``. A family that does
-not apply to the model's prompt kind is listed under ``skipped`` with the reason.
+Families (:data:`FAMILIES`; ``mmclipdepth/apis/prompt_perturbations.py``, ``image_corruptions.py``): on human-word
+prompts (DepthCLIP, Auty's word configs) ``synonym``, ``paraphrase``, ``word_order``, ``typo``, ``random_words``,
+``case_punct``; on LLM-MDE's adaptive prompts (perturbed as generated, per image) the four of them that need no
+template; on learned / random token vectors (Auty) and CLIP2Depth's mirror ``gaussian_noise``, ``token_dropout``,
+``bin_swap`` (not the mirror: no bins), ``nearest_word``; on the test images, for comparison and only when named,
+``img_brightness``, ``img_dark``, ``img_fog``, ``img_noise``, ``img_blur``, ``img_jpeg`` at severities 1..5 (each
+a full evaluation). A family that does not apply to the model's prompt kind, or is not run, is listed under
+``skipped`` with the reason. Seeded: two runs with the same arguments write the same numbers.
 """
 import argparse
 import json
@@ -25,21 +29,32 @@ import time
 
 import numpy as np
 
-WORD_FAMILIES = {
-    'synonym': (0.25, 0.5, 1.0),  # probability that a word with a curated synonym is replaced
-    'typo': (0.05, 0.1, 0.2),  # per-letter typo rate
-    'word_order': (0.25, 0.5, 1.0),  # probability that a prompt's words are shuffled
-    'random_words': (0.25, 0.5, 1.0),  # probability that a bin's depth words become random English words
-    'case_punct': (1, 2, 3),  # 1 trailing period, 2 capitals, 3 both
-    'paraphrase': (1, 2, 3),  # the k-th template paraphrase
+#: name: (kind, default strengths, what the strength means). Kinds: ``words`` (human-word prompts: DepthCLIP /
+#: Auty word configs, LLM-MDE's adaptive prompts), ``vectors`` (Auty's learned or random tokens, CLIP2Depth's
+#: mirror), ``image`` (RoboDepth-style corruptions of the test images, for comparison).
+FAMILIES = {
+    'synonym': ('words', (0.25, 0.5, 1.0), 'probability that a word with a curated synonym is replaced'),
+    'paraphrase': ('words', (1, 2, 3), 'the k-th template paraphrase'),
+    'word_order': ('words', (0.25, 0.5, 1.0), "probability that a prompt's words are shuffled"),
+    'typo': ('words', (0.05, 0.1, 0.2), 'per-letter typo rate'),
+    'random_words': ('words', (0.25, 0.5, 1.0), "probability that a bin's depth words become random English words"),
+    'case_punct': ('words', (1, 2, 3), '1 trailing period, 2 capitals, 3 both'),
+    'gaussian_noise': ('vectors', (0.1, 0.25, 0.5, 1.0), "sigma relative to each vector's norm"),
+    'token_dropout': ('vectors', (0.25, 0.5, 1.0), 'probability that a vector is zeroed'),
+    'bin_swap': ('vectors', (0.25, 0.5, 1.0), 'share of bins whose depth vectors are exchanged'),
+    'nearest_word': ('vectors', (0.25, 0.5, 1.0), 'step toward the nearest word embedding'),
+    'img_brightness': ('image', (1, 3, 5), 'severity (RoboDepth / ImageNet-C level)'),
+    'img_dark': ('image', (1, 3, 5), 'severity'),
+    'img_fog': ('image', (1, 3, 5), 'severity'),
+    'img_noise': ('image', (1, 3, 5), 'severity'),
+    'img_blur': ('image', (1, 3, 5), 'severity'),
+    'img_jpeg': ('image', (1, 3, 5), 'severity'),
 }
-VECTOR_FAMILIES = {
-    'gaussian_noise': (0.1, 0.25, 0.5, 1.0),  # sigma relative to each vector's norm
-    'token_dropout': (0.25, 0.5, 1.0),  # probability that a vector is zeroed
-    'bin_swap': (0.25, 0.5, 1.0),  # share of bins whose depth vectors are exchanged
-    'nearest_word': (0.25, 0.5, 1.0),  # step toward the nearest word embedding
-}
-FAMILIES = {**WORD_FAMILIES, **VECTOR_FAMILIES}
+WORD_FAMILIES = {f: v[1] for f, v in FAMILIES.items() if v[0] == 'words'}
+VECTOR_FAMILIES = {f: v[1] for f, v in FAMILIES.items() if v[0] == 'vectors'}
+IMAGE_FAMILIES = {f: v[1] for f, v in FAMILIES.items() if v[0] == 'image'}
+#: word families that need a template and depth words (not in LLM-MDE's generated prompt)
+TEMPLATE_ONLY = ('paraphrase', 'random_words')
 
 
 def parse_args(argv=None):
@@ -50,7 +65,9 @@ def parse_args(argv=None):
     p.add_argument('--test-set', help='evaluate on this dataset config (configs/_base_/datasets/zero_shot/*.py)')
     p.add_argument('--families', nargs='+', default=None, help=f'any of {list(FAMILIES)} (default: all)')
     p.add_argument('--strengths', nargs='+', type=float, default=None,
-                   help='the same strengths for every family (default: each family\'s own)')
+                   help='the same strengths for every prompt family (default: each family\'s own)')
+    p.add_argument('--severities', nargs='+', type=int, default=None,
+                   help='severities (1..5) for the image corruptions img_* (default: 1 3 5)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--allow-untrained', action='store_true')
     p.add_argument('--cfg-options', nargs='+', default=None)
@@ -59,12 +76,14 @@ def parse_args(argv=None):
 
 class FeatureReplay:
     """Wraps the model's trunk: ``record`` stores every output in call order, ``replay`` returns them again
-    (refusing an input of another shape than the recorded one: a different pass would be silently wrong)."""
+    (``pass``: runs the trunk, stores nothing; refusing an input of another shape than the recorded one: a different pass would be silently wrong)."""
 
     def __init__(self, backbone):
         self.forward, self.calls, self.mode, self.pos = backbone.forward, [], 'record', 0
 
     def __call__(self, x, *args, **kwargs):
+        if self.mode == 'pass':
+            return self.forward(x, *args, **kwargs)
         if self.mode == 'record':
             out = self.forward(x, *args, **kwargs)
             self.calls.append((tuple(x.shape), out))
@@ -76,26 +95,61 @@ class FeatureReplay:
         return out
 
 
-def _text_encoder(model):
-    head = getattr(model, 'decode_head', None)
-    enc = getattr(head, 'text_encoder', None)
+def prompt_kind(model):
+    """(kind, object) of the model's prompt: ``('clip_words', encoder)``, ``('tokens', encoder)`` (learned or
+    random vectors), ``('mirror', encoder)``, ``('llm_prompt', prompt generator)`` or ``(None, None)``."""
     from mmclipdepth.models.text_encoders import LearnableTokenTextEncoder
-    return enc if isinstance(enc, LearnableTokenTextEncoder) else None
+    from mmclipdepth.models.text_encoders.mirror_text_encoder import MirrorTextEncoder
+    gen = getattr(model, 'prompt_generator', None)
+    if gen is not None and hasattr(model, 'language_model'):
+        return 'llm_prompt', gen
+    enc = getattr(getattr(model, 'decode_head', None), 'text_encoder', None)
+    if isinstance(enc, LearnableTokenTextEncoder):
+        return ('clip_words' if enc.depth_kind == 'words' else 'tokens'), enc
+    if isinstance(enc, MirrorTextEncoder):
+        return 'mirror', enc
+    return None, None
 
 
-def applicable(model) -> tuple:
-    """(families that apply, {family: reason} for the others)."""
-    enc = _text_encoder(model)
-    if enc is None:
-        head = type(getattr(model, 'decode_head', None)).__name__
-        reason = (f'the model\'s head ({head}) has no LearnableTokenTextEncoder: only DepthCLIP / Auty prompts are '
-                  'perturbed by this tool (mirror matrix and LLM-MDE adaptive prompts: not implemented yet)')
-        return [], {f: reason for f in FAMILIES}
-    if enc.depth_kind == 'words':
-        reason = 'the depth prompts are human words (no learned or random token vectors to perturb)'
-        return list(WORD_FAMILIES), {f: reason for f in VECTOR_FAMILIES}
-    reason = f'the depth tokens are {enc.depth_kind} vectors, not human words'
-    return list(VECTOR_FAMILIES), {f: reason for f in WORD_FAMILIES}
+def _text_encoder(model):
+    kind, obj = prompt_kind(model)
+    return obj if kind in ('clip_words', 'tokens', 'mirror') else None
+
+
+def applicable(model, requested=None) -> tuple:
+    """(families to run, {family: reason} for the others). ``requested`` (None: the default set) limits both;
+    image corruptions run only when requested (each severity is a full evaluation)."""
+    kind, obj = prompt_kind(model)
+    head = type(getattr(model, 'decode_head', None)).__name__
+    run, skipped = [], {}
+    for fam, (fkind, _, _) in FAMILIES.items():
+        if requested is not None and fam not in requested:
+            continue
+        if fkind == 'image':
+            if requested is None:
+                skipped[fam] = ('not requested: image corruptions run only when named in --families (each '
+                                'severity is a full evaluation, the trunk on the corrupted images)')
+            else:
+                run.append(fam)
+            continue
+        if kind is None:
+            skipped[fam] = (f'the model ({type(model).__name__}, head {head}) has no prompt this tool perturbs '
+                            '(DepthCLIP / Auty words or tokens, CLIP2Depth mirror, LLM-MDE adaptive prompts)')
+        elif fkind == 'words' and kind == 'llm_prompt' and fam in TEMPLATE_ONLY:
+            skipped[fam] = ('LLM-MDE\'s adaptive prompt is generated per image (descriptions, statistics, a '
+                            'depth class word): it has no template to paraphrase and no depth-word list to replace')
+        elif fkind == 'words' and kind not in ('clip_words', 'llm_prompt'):
+            skipped[fam] = (f'the prompt is {"the mirror matrix" if kind == "mirror" else obj.depth_kind + " token"} '
+                            'vectors, not human words')
+        elif fkind == 'vectors' and kind in ('clip_words', 'llm_prompt'):
+            skipped[fam] = ('the prompts are human words (no learned or random token vectors to perturb)'
+                            if kind == 'clip_words' else 'LLM-MDE\'s prompt is words generated per image; its '
+                            'learned parts (reprogramming, LoRA) are not prompt vectors')
+        elif fam == 'bin_swap' and kind == 'mirror':
+            skipped[fam] = 'the mirror is one token sequence giving one vector: it has no depth bins to swap'
+        else:
+            run.append(fam)
+    return run, skipped
 
 
 def encode_prompts(enc, prompts, tokenizer):
@@ -154,6 +208,52 @@ def perturbed_text(enc, family, strength, seed, word_setup):
     return feats, None
 
 
+def perturb_words(text, family, strength, rng):
+    """One human-word prompt string under a word family that needs no template (LLM-MDE's adaptive prompts)."""
+    from mmclipdepth.apis import prompt_perturbations as P
+    if family == 'synonym':
+        return P.synonym_swap(text, strength, rng)
+    if family == 'typo':
+        return P.char_typos(text, strength, rng)
+    if family == 'word_order':
+        return P.shuffle_words(text, strength, rng)
+    if family == 'case_punct':
+        return P.case_and_punctuation(text, int(strength))
+    raise KeyError(f'{family} needs a template and depth words')
+
+
+class PerturbedPromptGenerator:
+    """Wraps LLM-MDE's ``prompt_generator.forward``: every generated prompt perturbed (one seeded generator for
+    the setting, consumed in batch order); the first prompts are kept for the report."""
+
+    def __init__(self, forward, family, strength, seed):
+        self.forward, self.family, self.strength = forward, family, strength
+        self.rng, self.seen = np.random.default_rng(seed), []
+
+    def __call__(self, img, coarse_depth=None):
+        texts = [perturb_words(t, self.family, self.strength, self.rng) for t in self.forward(img, coarse_depth)]
+        if len(self.seen) < 3:
+            self.seen += texts[:3 - len(self.seen)]
+        return texts
+
+
+def corrupt_batches(batches, family, severity, seed):
+    """The test batches with every image corrupted (``family`` = ``img_<name>``; mmseg's packed inputs are
+    uint8 CHW BGR tensors: corrupted as RGB, returned in their own order and dtype)."""
+    import torch
+    from mmclipdepth.apis.image_corruptions import corrupt
+    rng = np.random.default_rng(seed)
+    out = []
+    for batch in batches:
+        inputs = []
+        for img in batch['inputs']:
+            rgb = img.permute(1, 2, 0).numpy()[..., ::-1]
+            bad = corrupt(np.ascontiguousarray(rgb), family[4:], int(severity), rng)
+            inputs.append(torch.from_numpy(np.ascontiguousarray(bad[..., ::-1])).permute(2, 0, 1).to(img.dtype))
+        out.append(dict(batch, inputs=inputs))
+    return out
+
+
 def _plot(family, rows, base, out):
     import matplotlib
     matplotlib.use('Agg')
@@ -184,8 +284,11 @@ def _markdown(base, rows, skipped, cost, stamp) -> str:
     lines.append('')
     for fam, why in skipped.items():
         lines.append(f'- skipped `{fam}`: {why}')
-    lines += ['', f"Cost: {cost['settings']} settings in {cost['total_s']:.1f} s against {cost['plain_s']:.1f} s "
-              f"for one plain evaluation ({cost['ratio']:.2f}x).", '', describe_protocol(stamp), '']
+    lines += ['', f"Cost: {cost['prompt_settings']} prompt settings in {cost['plain_s'] + cost['prompt_s']:.1f} s "
+              f"with the plain evaluation, against {cost['plain_s']:.1f} s for the plain evaluation alone "
+              f"({cost['prompt_ratio']:.2f}x)"
+              + (f"; {cost['image_settings']} image-corruption settings {cost['image_s']:.1f} s" if cost['image_settings']
+                 else '') + '.', '', describe_protocol(stamp), '']
     return '\n'.join(lines)
 
 
@@ -222,16 +325,17 @@ def main(argv=None) -> int:
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
     model = runner.model.eval()
-    families, skipped = applicable(model)
-    if args.families:
-        skipped = {f: why for f, why in skipped.items() if f in args.families}
-        families = [f for f in families if f in args.families]
+    families, skipped = applicable(model, args.families)
+    kind, obj = prompt_kind(model)
     enc = _text_encoder(model)
     word_setup = None
-    if enc is not None and enc.depth_kind == 'words':
+    if kind == 'clip_words':
         clip = cfg.model.decode_head.text_encoder.clip
         word_setup = (enc.template, cfg.model.decode_head.text_encoder.get('object_word', 'object'), enc.depth_words,
                       build_clip_tokenizer(clip.get('model_name', 'RN50'), clip.get('arch_cfg')))
+    bad = [s for s in args.severities or () if s not in (1, 2, 3, 4, 5)]
+    if bad:
+        sys.exit(f'error: --severities {bad}: image-corruption severities are the integers 1..5')
     os.makedirs(args.out_dir, exist_ok=True)
 
     loader = runner.build_dataloader(cfg.test_dataloader, seed=args.seed)
@@ -251,27 +355,49 @@ def main(argv=None) -> int:
     batches = list(loader)
     base = evaluate(batches)  # unperturbed; records the trunk features
     plain_s = time.perf_counter() - t0
-    replay.mode = 'replay'
-    forward = enc.forward if enc is not None else None
-    rows = []
+    rows, spent = [], dict(prompt=0.0, image=0.0)
     for family in families:
-        for strength in (args.strengths or FAMILIES[family]):
-            feats, prompts = perturbed_text(enc, family, strength, args.seed, word_setup)
-            enc.forward = lambda f=feats: f
-            replay.pos = 0
-            try:
-                metrics = evaluate(batches)
-            finally:
-                enc.forward = forward
-            rows.append(dict(family=family, strength=float(strength), seed=args.seed, metrics=metrics,
+        fkind = FAMILIES[family][0]
+        given = args.severities if fkind == 'image' else args.strengths
+        for strength in (given or FAMILIES[family][1]):
+            t1 = time.perf_counter()
+            prompts = None
+            if fkind == 'image':
+                replay.mode = 'pass'  # the trunk runs on the corrupted images
+                try:
+                    metrics = evaluate(corrupt_batches(batches, family, strength, args.seed))
+                finally:
+                    replay.mode = 'replay'
+            elif kind == 'llm_prompt':
+                replay.mode, replay.pos = 'replay', 0
+                wrapped = PerturbedPromptGenerator(obj.forward, family, strength, args.seed)
+                obj.forward = wrapped
+                try:
+                    metrics = evaluate(batches)
+                finally:
+                    del obj.forward  # back to the class's forward
+                prompts = wrapped.seen
+            else:
+                feats, prompts = perturbed_text(enc, family, strength, args.seed, word_setup)
+                forward = enc.forward
+                enc.forward = lambda f=feats: f
+                replay.mode, replay.pos = 'replay', 0
+                try:
+                    metrics = evaluate(batches)
+                finally:
+                    enc.forward = forward
+            spent['image' if fkind == 'image' else 'prompt'] += time.perf_counter() - t1
+            rows.append(dict(family=family, kind=fkind, strength=float(strength), seed=args.seed, metrics=metrics,
                              delta={k: metrics[k] - base[k] for k in metrics}, prompts=prompts))
-    total_s = time.perf_counter() - t0
-    cost = dict(plain_s=plain_s, total_s=total_s, settings=len(rows), ratio=total_s / plain_s,
-                note='plain_s: loading the test set + one unperturbed evaluation; total_s: the same plus every '
-                     'setting (trunk features replayed)')
+    n_prompt = sum(r['kind'] != 'image' for r in rows)
+    cost = dict(plain_s=plain_s, prompt_s=spent['prompt'], image_s=spent['image'], prompt_settings=n_prompt,
+                image_settings=len(rows) - n_prompt, prompt_ratio=(plain_s + spent['prompt']) / plain_s,
+                note='plain_s: loading the test set + one unperturbed evaluation (trunk features recorded); '
+                     'prompt_ratio: (plain_s + every prompt setting, trunk features replayed) / plain_s; image '
+                     'settings run the whole model and are not in the ratio')
     stamp = protocol_stamp(cfg, args.checkpoint)
-    record = dict(config=args.config, checkpoint=args.checkpoint, images=n_images, seed=args.seed, baseline=base,
-                  settings=rows, skipped=skipped, cost=cost, protocol=stamp)
+    record = dict(config=args.config, checkpoint=args.checkpoint, prompt_kind=kind, images=n_images, seed=args.seed,
+                  baseline=base, settings=rows, skipped=skipped, cost=cost, protocol=stamp)
     with open(osp.join(args.out_dir, 'prompt_robustness.json'), 'w', encoding='utf-8') as f:
         json.dump(record, f, indent=1)
     text = _markdown(base, rows, skipped, cost, stamp)
