@@ -75,22 +75,36 @@ def parse_args(argv=None):
 
 
 class FeatureReplay:
-    """Wraps the model's trunk: ``record`` stores every output in call order, ``replay`` returns them again
-    (``pass``: runs the trunk, stores nothing; refusing an input of another shape than the recorded one: a different pass would be silently wrong)."""
+    """Wraps a step of the image side (the trunk, or the data preprocessor): ``record`` stores every output in
+    call order, ``replay`` returns them again in that order, ``pass`` runs the step and stores nothing. A replayed
+    call whose input differs in shape from the recorded one is refused (a different pass would be silently
+    wrong)."""
 
-    def __init__(self, backbone):
-        self.forward, self.calls, self.mode, self.pos = backbone.forward, [], 'record', 0
+    def __init__(self, forward, name='trunk'):
+        self.forward, self.name, self.calls, self.mode, self.pos = forward, name, [], 'record', 0
+
+    @staticmethod
+    def _shape(x):
+        if hasattr(x, 'shape'):
+            return tuple(x.shape)
+        if isinstance(x, dict):
+            return FeatureReplay._shape(x.get('inputs'))
+        if isinstance(x, (list, tuple)):
+            return tuple(FeatureReplay._shape(v) for v in x)
+        return None
 
     def __call__(self, x, *args, **kwargs):
         if self.mode == 'pass':
             return self.forward(x, *args, **kwargs)
         if self.mode == 'record':
             out = self.forward(x, *args, **kwargs)
-            self.calls.append((tuple(x.shape), out))
+            self.calls.append((self._shape(x), out))
             return out
+        if self.pos >= len(self.calls):
+            raise RuntimeError(f'{self.name} replay: call {self.pos} was not recorded ({len(self.calls)} were)')
         shape, out = self.calls[self.pos]
-        if tuple(x.shape) != shape:
-            raise RuntimeError(f'feature replay: call {self.pos} has input {tuple(x.shape)}, recorded {shape}')
+        if self._shape(x) != shape:
+            raise RuntimeError(f'{self.name} replay: call {self.pos} has input {self._shape(x)}, recorded {shape}')
         self.pos += 1
         return out
 
@@ -286,7 +300,7 @@ def _markdown(base, rows, skipped, cost, stamp) -> str:
         lines.append(f'- skipped `{fam}`: {why}')
     lines += ['', f"Cost: {cost['prompt_settings']} prompt settings in {cost['plain_s'] + cost['prompt_s']:.1f} s "
               f"with the plain evaluation, against {cost['plain_s']:.1f} s for the plain evaluation alone "
-              f"({cost['prompt_ratio']:.2f}x)"
+              f"({cost['prompt_ratio']:.2f}x wall, {cost['prompt_cpu_ratio']:.2f}x CPU time)"
               + (f"; {cost['image_settings']} image-corruption settings {cost['image_s']:.1f} s" if cost['image_settings']
                  else '') + '.', '', describe_protocol(stamp), '']
     return '\n'.join(lines)
@@ -340,8 +354,20 @@ def main(argv=None) -> int:
 
     loader = runner.build_dataloader(cfg.test_dataloader, seed=args.seed)
     n_images = len(loader.dataset)
-    replay = FeatureReplay(model.backbone)
-    model.backbone.forward = replay
+    # the image side, recorded once: the data preprocessor's output and the trunk's features (LLM-MDE: the
+    # backbone only, its extract_feat also runs the prompt and the language model)
+    replays = [FeatureReplay(model.data_preprocessor.forward, 'data preprocessor')]
+    model.data_preprocessor.forward = replays[0]
+    if kind == 'llm_prompt':
+        replays.append(FeatureReplay(model.backbone.forward))
+        model.backbone.forward = replays[1]
+    else:
+        replays.append(FeatureReplay(model.extract_feat))
+        model.extract_feat = replays[1]
+
+    def set_mode(mode):
+        for r in replays:
+            r.mode, r.pos = mode, 0
 
     def evaluate(batches):
         evaluator = runner.build_evaluator(cfg.test_evaluator)
@@ -351,25 +377,22 @@ def main(argv=None) -> int:
                 evaluator.process(data_samples=model.test_step(batch), data_batch=batch)
         return {k: float(v) for k, v in evaluator.evaluate(n_images).items()}
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     batches = list(loader)
     base = evaluate(batches)  # unperturbed; records the trunk features
-    plain_s = time.perf_counter() - t0
-    rows, spent = [], dict(prompt=0.0, image=0.0)
+    plain_s, plain_cpu = time.perf_counter() - t0, time.process_time() - c0
+    rows, spent, spent_cpu = [], dict(prompt=0.0, image=0.0), dict(prompt=0.0, image=0.0)
     for family in families:
         fkind = FAMILIES[family][0]
         given = args.severities if fkind == 'image' else args.strengths
         for strength in (given or FAMILIES[family][1]):
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             prompts = None
             if fkind == 'image':
-                replay.mode = 'pass'  # the trunk runs on the corrupted images
-                try:
-                    metrics = evaluate(corrupt_batches(batches, family, strength, args.seed))
-                finally:
-                    replay.mode = 'replay'
+                set_mode('pass')  # the whole model on the corrupted images
+                metrics = evaluate(corrupt_batches(batches, family, strength, args.seed))
             elif kind == 'llm_prompt':
-                replay.mode, replay.pos = 'replay', 0
+                set_mode('replay')
                 wrapped = PerturbedPromptGenerator(obj.forward, family, strength, args.seed)
                 obj.forward = wrapped
                 try:
@@ -381,20 +404,24 @@ def main(argv=None) -> int:
                 feats, prompts = perturbed_text(enc, family, strength, args.seed, word_setup)
                 forward = enc.forward
                 enc.forward = lambda f=feats: f
-                replay.mode, replay.pos = 'replay', 0
+                set_mode('replay')
                 try:
                     metrics = evaluate(batches)
                 finally:
                     enc.forward = forward
             spent['image' if fkind == 'image' else 'prompt'] += time.perf_counter() - t1
+            spent_cpu['image' if fkind == 'image' else 'prompt'] += time.process_time() - c1
             rows.append(dict(family=family, kind=fkind, strength=float(strength), seed=args.seed, metrics=metrics,
                              delta={k: metrics[k] - base[k] for k in metrics}, prompts=prompts))
     n_prompt = sum(r['kind'] != 'image' for r in rows)
     cost = dict(plain_s=plain_s, prompt_s=spent['prompt'], image_s=spent['image'], prompt_settings=n_prompt,
                 image_settings=len(rows) - n_prompt, prompt_ratio=(plain_s + spent['prompt']) / plain_s,
+                plain_cpu_s=plain_cpu, prompt_cpu_s=spent_cpu['prompt'], image_cpu_s=spent_cpu['image'],
+                prompt_cpu_ratio=(plain_cpu + spent_cpu['prompt']) / max(plain_cpu, 1e-9),
                 note='plain_s: loading the test set + one unperturbed evaluation (trunk features recorded); '
                      'prompt_ratio: (plain_s + every prompt setting, trunk features replayed) / plain_s; image '
-                     'settings run the whole model and are not in the ratio')
+                     'settings run the whole model and are not in the ratio; *_cpu_s: process CPU time (all '
+                     'threads), steadier than wall time on a shared machine')
     stamp = protocol_stamp(cfg, args.checkpoint)
     record = dict(config=args.config, checkpoint=args.checkpoint, prompt_kind=kind, images=n_images, seed=args.seed,
                   baseline=base, settings=rows, skipped=skipped, cost=cost, protocol=stamp)
