@@ -89,8 +89,8 @@ def disk_kernel(radius: int, alias_sigma: float) -> np.ndarray:
     r = int(radius)
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
     k = ((xx ** 2 + yy ** 2) <= r ** 2).astype(np.float32)
-    k /= k.sum()
-    return cv2.GaussianBlur(k, (3, 3), sigmaX=alias_sigma)
+    k = cv2.GaussianBlur(k, (3, 3), sigmaX=alias_sigma)  # (the reflected border changes the sum)
+    return k / k.sum()
 
 
 def blur(x: np.ndarray, severity: int, rng=None) -> np.ndarray:
