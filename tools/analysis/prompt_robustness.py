@@ -167,18 +167,22 @@ def applicable(model, requested=None) -> tuple:
 
 
 def encode_prompts(enc, prompts, tokenizer):
-    """Text features (N, C) of plain prompt strings through the encoder's CLIP text tower and normalisation."""
+    """Text features (N, C) of plain prompt strings through the encoder's CLIP text tower and normalisation.
+
+    Only the positions up to the longest prompt's end token are encoded, whatever the encoder's ``truncate``:
+    CLIP's text attention is causal, so the end-token feature does not depend on the padding after it (equal to
+    the 77-position features up to float32 rounding, docs/fidelity.md); a model that encodes all 77 positions
+    (``truncate=False``, as the authors' code) would otherwise pay 7x more text compute per setting."""
     import torch
     sot, eot = tokenizer.sot_token_id, tokenizer.eot_token_id
     rows = [[sot] + tokenizer.encode(p) + [eot] for p in prompts]
-    length = enc.core.context_length if not enc.truncate else max(len(r) for r in rows)
     if max(len(r) for r in rows) > enc.core.context_length:
-        raise ValueError(f'a perturbed prompt is longer than CLIP\'s context: {prompts}')
-    ids = torch.zeros(len(rows), length, dtype=torch.long, device=enc.token_ids.device)
+        raise ValueError(f'a perturbed prompt is longer than CLIP\'s context ({enc.core.context_length}): {prompts}')
+    ids = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long, device=enc.token_ids.device)
     for b, r in enumerate(rows):
         ids[b, :len(r)] = torch.tensor(r)
     eot_index = torch.tensor([len(r) - 1 for r in rows], device=ids.device)
-    return enc._normalise(enc.core(enc.core.embed_ids(ids), eot_index, truncate=enc.truncate))
+    return enc._normalise(enc.core(enc.core.embed_ids(ids), eot_index, truncate=True))
 
 
 def perturbed_text(enc, family, strength, seed, word_setup):
@@ -204,6 +208,9 @@ def perturbed_text(enc, family, strength, seed, word_setup):
         return encode_prompts(enc, prompts, tokenizer), prompts
     gen = torch.Generator().manual_seed(seed)
     saved = [t.data.clone() for t in enc.learnable_tensors()]
+    truncate = getattr(enc, 'truncate', None)
+    if truncate is not None:
+        enc.truncate = True  # up to the end tokens only (exact under the causal mask, see encode_prompts)
     try:
         with torch.no_grad():
             for t in enc.learnable_tensors():
@@ -219,6 +226,8 @@ def perturbed_text(enc, family, strength, seed, word_setup):
     finally:
         for t, s in zip(enc.learnable_tensors(), saved):
             t.data = s
+        if truncate is not None:
+            enc.truncate = truncate
     return feats, None
 
 
