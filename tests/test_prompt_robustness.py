@@ -85,16 +85,16 @@ def test_prompt_robustness_is_deterministic_on_learned_tokens(tmp_path):
     write the same record (all but the timings)."""
     cfg_path = _samples_cfg('configs/clipdepth/nyu_baseline_learned7.py', tmp_path, 'learned.py')
     args = ['--families', 'gaussian_noise', 'token_dropout', 'bin_swap', 'nearest_word', 'img_fog', 'synonym',
-            '--strengths', '0.5', '1', '--severities', '3', '--allow-untrained']
+            '--strengths', '1', '--severities', '3', '--allow-untrained']
     first = subprocess.run([sys.executable, TOOL, cfg_path, '--out-dir', str(tmp_path / 'a'), *args],
                            capture_output=True, text=True, timeout=900, cwd=REPO)
     assert first.returncode == 0, first.stderr[-3000:]
     assert _load_tool().main([cfg_path, '--out-dir', str(tmp_path / 'b'), *args]) == 0
     a, b = (json.load(open(tmp_path / d / 'prompt_robustness.json')) for d in 'ab')
     assert a['prompt_kind'] == 'tokens' and 'human words' in a['skipped']['synonym']
-    assert [r['family'] for r in a['settings']] == ['gaussian_noise'] * 2 + ['token_dropout'] * 2 + \
-        ['bin_swap'] * 2 + ['nearest_word'] * 2 + ['img_fog']
-    assert all(r['delta']['abs_rel'] != 0 for r in a['settings'] if r['family'] != 'bin_swap')
+    assert [r['family'] for r in a['settings']] == ['gaussian_noise', 'token_dropout', 'bin_swap', 'nearest_word',
+                                                    'img_fog']
+    assert all(r['delta']['abs_rel'] != 0 for r in a['settings'])
     for rec in (a, b):
         rec.pop('cost')
         rec['protocol'].pop('config_fingerprint')  # (equal too; popped for a short diff)

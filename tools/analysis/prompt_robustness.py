@@ -169,7 +169,9 @@ def applicable(model, requested=None) -> tuple:
 def encode_prompts(enc, prompts, tokenizer):
     """Text features (N, C) of plain prompt strings through the encoder's CLIP text tower and normalisation.
 
-    Only the positions up to the longest prompt's end token are encoded, whatever the encoder's ``truncate``:
+    The prompts' common start is encoded once (``CLIPTextCore.forward_shared_prefix``, the encoder's
+    ``share_prefix``), and only the positions up to the longest prompt's end token are encoded, whatever the
+    encoder's ``truncate``:
     CLIP's text attention is causal, so the end-token feature does not depend on the padding after it (equal to
     the 77-position features up to float32 rounding, docs/fidelity.md); a model that encodes all 77 positions
     (``truncate=False``, as the authors' code) would otherwise pay 7x more text compute per setting."""
@@ -182,7 +184,14 @@ def encode_prompts(enc, prompts, tokenizer):
     for b, r in enumerate(rows):
         ids[b, :len(r)] = torch.tensor(r)
     eot_index = torch.tensor([len(r) - 1 for r in rows], device=ids.device)
-    return enc._normalise(enc.core(enc.core.embed_ids(ids), eot_index, truncate=True))
+    embeds = enc.core.embed_ids(ids)
+    # the tokens every prompt starts with (the template's start) are encoded once, as the encoder's share_prefix
+    lp = 0
+    while lp < min(len(r) for r in rows) - 1 and len({r[lp] for r in rows}) == 1:
+        lp += 1
+    if lp > 1 and len(rows) > 1 and enc.core.can_share_prefix:
+        return enc._normalise(enc.core.forward_shared_prefix(embeds[:1, :lp], embeds[:, lp:], eot_index - lp))
+    return enc._normalise(enc.core(embeds, eot_index, truncate=True))
 
 
 def perturbed_text(enc, family, strength, seed, word_setup):
