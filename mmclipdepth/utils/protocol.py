@@ -10,7 +10,8 @@ import hashlib
 import os.path as osp
 from typing import Optional
 
-__all__ = ['file_sha256', 'protocol_stamp', 'write_metrics_json', 'protocol_key', 'PROTOCOL_KEY_FIELDS', 'describe_protocol']
+__all__ = ['file_sha256', 'protocol_stamp', 'write_metrics_json', 'protocol_key', 'PROTOCOL_KEY_FIELDS',
+           'describe_protocol']
 
 #: stamp fields that must agree for two numbers to be comparable (tools/analysis/paper_table.py)
 PROTOCOL_KEY_FIELDS = ('dataset', 'split_file_sha256', 'crop', 'min_depth', 'max_depth', 'max_comparison',

@@ -319,8 +319,8 @@ def _markdown(base, rows, skipped, cost, stamp) -> str:
     lines += ['', f"Cost: {cost['prompt_settings']} prompt settings in {cost['plain_s'] + cost['prompt_s']:.1f} s "
               f"with the plain evaluation, against {cost['plain_s']:.1f} s for the plain evaluation alone "
               f"({cost['prompt_ratio']:.2f}x wall, {cost['prompt_cpu_ratio']:.2f}x CPU time)"
-              + (f"; {cost['image_settings']} image-corruption settings {cost['image_s']:.1f} s" if cost['image_settings']
-                 else '') + '.', '', describe_protocol(stamp), '']
+              + (f"; {cost['image_settings']} image-corruption settings {cost['image_s']:.1f} s"
+                 if cost['image_settings'] else '') + '.', '', describe_protocol(stamp), '']
     return '\n'.join(lines)
 
 
@@ -337,7 +337,8 @@ def main(argv=None) -> int:
     from mmclipdepth.utils.protocol import protocol_stamp
     unknown = [f for f in args.families or [] if f not in FAMILIES]
     if unknown:
-        sys.exit(f'error: unknown famil{"ies" if len(unknown) > 1 else "y"} {unknown}; expected any of {list(FAMILIES)}')
+        sys.exit(f'error: unknown famil{"ies" if len(unknown) > 1 else "y"} {unknown}; '
+                 f'expected any of {list(FAMILIES)}')
     if args.checkpoint and not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint!r} does not exist')
     opts = None
