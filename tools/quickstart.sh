@@ -30,9 +30,13 @@ rows = [json.loads(line) for line in open(runs[-1]) if '"abs_rel"' in line]
 metrics = {k: v for k, v in rows[-1].items() if k not in ('data_time', 'time', 'step')}
 from mmengine.config import Config
 from mmclipdepth.utils.protocol import protocol_stamp, write_metrics_json
-# the validation loop produced these numbers: its loader and evaluator are the protocol
+# the validation loop produced these numbers: its loader and evaluator are the protocol, read from the config
+# the run dumped into its work dir (with any --cfg-options given to this script), the checkpoint's sha256 and
+# the model config's fingerprint beside them
+used = os.path.join(work_dir, os.path.basename(config))
 write_metrics_json(os.path.join(work_dir, 'metrics.json'), metrics,
-                   protocol_stamp(Config.fromfile(config), ckpt, 'val_dataloader', 'val_evaluator'))
+                   protocol_stamp(Config.fromfile(used if os.path.isfile(used) else config), ckpt,
+                                  'val_dataloader', 'val_evaluator'))
 print('   ' + '  '.join(f'{k}={v:.4f}' for k, v in metrics.items()))
 print('   (random CLIP, one frame: these numbers mean nothing; see docs/inference_and_tokens.md)')
 PY
