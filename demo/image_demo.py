@@ -114,16 +114,9 @@ def depth_like(path: str) -> Optional[str]:
 
 
 def _read_rgb(path: str) -> np.ndarray:
-    """RGB uint8, decoded as the inference pipeline's ``LoadImageFromFileStrict`` does (Pillow)."""
-    import mmcv
-    try:
-        with open(path, 'rb') as f:
-            img = mmcv.imfrombytes(f.read(), flag='color', channel_order='rgb', backend='pillow')
-    except Exception as e:  # noqa: BLE001 - re-raised with the file named
-        raise ValueError(f'could not read image {path!r}: {e}') from e
-    if img is None:
-        raise ValueError(f'could not read image {path!r}')
-    return img
+    """RGB uint8 through the strict image decoder of the inference pipeline (``mmclipdepth.fileio.read_image``)."""
+    from mmclipdepth.fileio import read_image
+    return read_image(path, channel_order='rgb')
 
 
 def run(args) -> List[dict]:

@@ -2,8 +2,8 @@
 
 Importing the package registers every component in mmseg's registries (``mmseg.registry``).
 """
-from . import _compat  # noqa: F401  (must come first: mmcv.ops stand-in, safe checkpoint loading)
-from . import fileio  # noqa: F401,E402  (registers the atomic local file backend)
+from . import _compat  # noqa: F401  (must come first: the mmcv.ops stand-in)
+from . import checkpoint  # noqa: F401,E402  (checkpoint reader, atomic file backend, SafeCheckpointHook)
 from . import datasets, engine, evaluation, models, visualization  # noqa: F401,E402
 
 __version__ = '0.3.0'

@@ -128,7 +128,7 @@ def test_matches_adabins_formulas_on_real_samples(which, crop, max_depth):
     pairs = nyu_pairs() if which == 'nyu' else kitti_pairs()
     expected = ref_evaluate(pairs, 1e-3, max_depth, crop)
     got = run_metric(DepthEvalMetric(min_depth=1e-3, max_depth=max_depth, crop=crop), pairs)
-    assert set(got) == set(KEYS)
+    assert set(got) == set(KEYS) | {'nonfinite_pred'}  # + the share of NaN/inf predictions
     for k in KEYS:
         assert abs(got[k] - expected[k]) <= 1e-6, (k, got[k], expected[k])
     # sanity: the perturbation gives non-trivial errors
@@ -260,7 +260,7 @@ def test_constant_memory_per_image():
     metric = DepthEvalMetric(crop='eigen')
     metric.process({}, [sample(p, g).to_dict() for g, p in nyu_pairs()])
     for r in metric.results:
-        assert set(r) == set(KEYS) | {'img_path', 'skipped'}
+        assert set(r) == set(KEYS) | {'img_path', 'skipped', 'n_eval', 'n_nonfinite'}
         assert all(isinstance(r[k], float) for k in KEYS)
 
 
@@ -288,7 +288,7 @@ def test_through_mmengine_evaluator():
     evaluator.process([sample(p, g) for g, p in pairs], data_batch={})
     out = evaluator.evaluate(len(pairs))
     expected = ref_evaluate(pairs, 1e-3, 80.0, 'garg')
-    assert set(out) == {f'kitti/{k}' for k in KEYS}
+    assert set(out) == {f'kitti/{k}' for k in KEYS + ('nonfinite_pred',)}
     for k in KEYS:
         assert abs(out[f'kitti/{k}'] - expected[k]) <= 1e-6
 

@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 
 from conftest import REPO, tiny_runner_cfg
-from mmclipdepth._compat import safe_torch_load
+from mmclipdepth.checkpoint import safe_torch_load
 
 TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')
 ENV = dict(os.environ, OMP_NUM_THREADS='2', HF_HUB_OFFLINE='1')

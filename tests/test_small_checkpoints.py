@@ -11,8 +11,8 @@ from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 from conftest import REPO, TINY_CLIP, tiny_runner_cfg
-from mmclipdepth._compat import safe_torch_load
-from mmclipdepth.models.utils.checkpoint_guard import CheckpointMismatchError
+from mmclipdepth.checkpoint import safe_torch_load
+from mmclipdepth.checkpoint import CheckpointMismatchError
 
 QUICKSTART = osp.join(REPO, 'configs', 'quickstart', 'nyu_samples_learned7.py')
 

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from conftest import REPO, tiny_runner_cfg
-from mmclipdepth.models.utils.checkpoint_guard import CheckpointMismatchError
+from mmclipdepth.checkpoint import CheckpointMismatchError
 from mmclipdepth.utils.sweep import sweep_from_configs
 
 CLIPDEPTH = osp.join(REPO, 'configs', 'clipdepth')
@@ -97,7 +97,8 @@ def test_each_variant_of_a_sweep_equals_its_solo_run(tmp_path):
     # a split part keeps the checks: the learned-7 head in the human-words config is refused
     cfg = tiny_runner_cfg('configs/clipdepth/nyu_baseline_learned7_log.py', work_dir=str(tmp_path / 'wrong'))
     cfg.load_from = osp.join(out_dir, 'nyu_baseline_learned7.pth')
-    with pytest.raises(CheckpointMismatchError, match='bin_centres'):
+    with pytest.raises(CheckpointMismatchError, match=r'model\.decode_head\.bins: linear \(checkpoint\) vs log '
+                                                      r'\(config\)'):
         Runner.from_cfg(cfg).test()
 
     # the paper table: published numbers of Table 3/4/5 rows beside the validation metrics of this run
@@ -184,7 +185,7 @@ def test_multi_variant_model_checks(tmp_path):
 def test_two_processes_train_a_sweep_as_one_process(tmp_path):
     """``MultiVariantDataParallel``: each head's gradients are averaged over the processes before its own step
     and the trunk's BatchNorm statistics are pooled, so 2 processes x batch 2 equal 1 process x batch 4."""
-    from mmclipdepth._compat import safe_torch_load
+    from mmclipdepth.checkpoint import safe_torch_load
     from test_reliability import ENV, _split_of_four
     split = _split_of_four(tmp_path)
     names = ['nyu_baseline_learned7', 'nyu_404d_depth7']

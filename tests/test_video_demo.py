@@ -51,7 +51,15 @@ def test_video_in_video_out_with_flicker(tmp_path, zero_shot):
     assert run.returncode == 0, run.stderr[-3000:]
     assert 'flicker' in run.stdout and 'frames/s' in run.stdout
     frames = _decode(str(out / 'clip_depth.mp4'))  # playable: decoded again
-    assert len(frames) == 3 and frames[0].shape == (480, 1280, 3)
+    assert len(frames) == 3 and frames[0].shape == (480, 1280 + 96, 3)  # RGB | depth | the colour scale
+    # the scale's bar (8-22 px into the 96 px strip, 5-95 % of the height): far (top) is magma_r's end,
+    # near (bottom) its start; 40 grey levels of tolerance for the lossy mp4v codec
+    from matplotlib import colormaps
+    far, near = (np.array(colormaps['magma_r'](v)[:3]) * 255 for v in (1.0, 0.0))
+    bar = frames[0][:, 1280 + 15, ::-1].astype(float)  # BGR -> RGB
+    assert np.abs(bar[int(0.06 * 480)] - far).max() < 40 and np.abs(bar[int(0.94 * 480)] - near).max() < 40
+    figure = cv2.imread(str(out / 'clip_flicker.png'))
+    assert figure is not None and figure.shape == (320, 640, 3)
     report = json.load(open(out / 'clip_flicker.json'))
     assert report['frames'] == 3 and report['fps'] == pytest.approx(5.0) and report['pairs'] <= 2
     assert report['colour_range']['mode'] == 'percentile'
@@ -112,7 +120,7 @@ def test_odd_frame_size_is_padded_for_the_writer(tmp_path, zero_shot):
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.load(open(tmp_path / 'o' / 'odd_flicker.json'))
     assert report['padded_to_even'] and report['size'] == [479, 639]
-    assert _decode(str(tmp_path / 'o' / 'odd_depth.mp4'))[0].shape == (480, 1278, 3)
+    assert _decode(str(tmp_path / 'o' / 'odd_depth.mp4'))[0].shape == (480, 1278 + 96, 3)
 
 
 def test_pair_flicker_by_hand():

@@ -40,7 +40,7 @@ def zero_shot(tmp_path_factory):
 
 def test_service_outputs_and_bad_uploads(tmp_path, zero_shot):
     web = _web_demo()
-    service = web.DepthService(max_side=1000, out_root=str(tmp_path))
+    service = web.DepthService(max_side=1000, out_root=str(tmp_path), choices=[zero_shot])
     r = service.predict(zero_shot, '', SAMPLE, 518.8579)
     depth = np.load(r['files']['npy'])
     assert depth.shape == (480, 640) and depth.dtype == np.float32
@@ -61,8 +61,18 @@ def test_service_outputs_and_bad_uploads(tmp_path, zero_shot):
     cv2.imwrite(big, np.zeros((40, 1200, 3), np.uint8))
     with pytest.raises(web.DemoError, match='at most 1000 px'):
         service.predict(zero_shot, '', big, 500.0)
-    with pytest.raises(web.DemoError, match='does not exist'):
+    # a checkpoint path, or a model the operator did not offer, is refused without touching the file
+    with pytest.raises(web.DemoError, match='takes no checkpoint paths'):
         service.predict(zero_shot, str(tmp_path / 'missing.pth'), SAMPLE, 500.0)
+    with pytest.raises(web.DemoError, match='choose one of the offered models'):
+        service.predict(str(tmp_path / 'other.py'), '', SAMPLE, 500.0)
+
+
+def test_operator_cfg_options_reach_every_offered_config(tmp_path, zero_shot):
+    web = _web_demo()
+    service = web.DepthService(out_root=str(tmp_path), choices=[zero_shot],
+                               cfg_options={'model.decode_head.max_depth': 3.5})
+    assert service.model(zero_shot).decode_head.max_depth == 3.5  # the tiny config's own is 10
 
 
 def _free_port():
@@ -122,6 +132,8 @@ def test_browser_uploads_an_image_and_downloads_the_results(tmp_path, zero_shot)
             page.wait_for_timeout(1000)
             page.locator('#run').click()
             page.get_by_text('needs at least 32 px').first.wait_for(state='visible', timeout=120000)
+            page.wait_for_timeout(12000)  # Gradio's toasts close after 10 s by default; this one stays
+            assert page.get_by_text('needs at least 32 px').first.is_visible()
             assert 'Traceback' not in page.content()
             page.screenshot(path=str(tmp_path / 'error.png'), full_page=True)
             browser.close()

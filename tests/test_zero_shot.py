@@ -148,6 +148,14 @@ def test_zero_shot_eval_writes_one_table(tmp_path, trees, tiny_zero_shot):
     for s in ('metric', 'median', 'lsq_depth', 'lsq_disparity'):
         assert np.isfinite(ibims[f'{s}/abs_rel']) and 0 <= ibims[f'{s}/d1'] <= 1
     assert ibims['median/abs_rel'] != ibims['metric/abs_rel']  # the scaling modes are not the same numbers
+    # the protocol stamped beside the numbers is the set's (configs/_base_/datasets/zero_shot/ibims.py)
+    from mmengine.config import Config
+    spec = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/zero_shot/ibims.py')).zero_shot
+    stamp = ibims['protocol']
+    assert (stamp['crop'], stamp['min_depth'], stamp['max_depth']) == (spec.crop, spec.min_depth, spec.max_depth)
+    assert stamp['data_root'] == str(trees['ibims']) and stamp['averaging'] == 'image-wise'
+    assert stamp['alignment'] == 'metric=metric, median=median, lsq_depth=lsq_depth, lsq_disparity=lsq_disparity'
+    assert 'protocol: ' in text and spec.crop in text.split('| vkitti2')[-1]
 
 
 def test_check_depth_dataset_reads_a_release(tmp_path):

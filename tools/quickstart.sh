@@ -22,13 +22,17 @@ python tools/train.py "${CONFIG}" --work-dir "${WORK_DIR}" "$@"
 CKPT=$(cat "${WORK_DIR}/last_checkpoint")
 
 echo "== 2/3 metrics of the final checkpoint on the bundled validation frame -> ${WORK_DIR}/metrics.json"
-python - "${WORK_DIR}" <<'PY'
+python - "${WORK_DIR}" "${CONFIG}" "${CKPT}" <<'PY'
 import glob, json, os, sys
-work_dir = sys.argv[1]
+work_dir, config, ckpt = sys.argv[1:4]
 runs = sorted(glob.glob(os.path.join(work_dir, '*', 'vis_data', 'scalars.json')), key=os.path.getmtime)
 rows = [json.loads(line) for line in open(runs[-1]) if '"abs_rel"' in line]
 metrics = {k: v for k, v in rows[-1].items() if k not in ('data_time', 'time', 'step')}
-json.dump(metrics, open(os.path.join(work_dir, 'metrics.json'), 'w'), indent=2)
+from mmengine.config import Config
+from mmclipdepth.utils.protocol import protocol_stamp, write_metrics_json
+# the validation loop produced these numbers: its loader and evaluator are the protocol
+write_metrics_json(os.path.join(work_dir, 'metrics.json'), metrics,
+                   protocol_stamp(Config.fromfile(config), ckpt, 'val_dataloader', 'val_evaluator'))
 print('   ' + '  '.join(f'{k}={v:.4f}' for k, v in metrics.items()))
 print('   (random CLIP, one frame: these numbers mean nothing; see docs/inference_and_tokens.md)')
 PY

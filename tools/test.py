@@ -63,7 +63,22 @@ def main():
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
     with clip_weights_follow() if clip_from_ckpt else contextlib.nullcontext():
         runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    _write_stamped_metrics(cfg, args.checkpoint, metrics)
+    scores = {k: v for k, v in (metrics or {}).items() if isinstance(v, float) and not k.endswith('nonfinite_pred')}
+    nan_keys = [k for k, v in scores.items() if v != v]
+    if nan_keys and len(nan_keys) == len(scores):
+        raise SystemExit(f'tools/test.py: every metric is NaN ({", ".join(nan_keys)}): no image had a valid '
+                         'ground-truth pixel or every prediction was non-finite (see the warnings above)')
+
+
+def _write_stamped_metrics(cfg, checkpoint, metrics):
+    """``<work_dir>/metrics.json``: the metrics and the protocol that produced them (mmclipdepth.utils.protocol)."""
+    from mmengine.dist import is_main_process
+    from mmclipdepth.utils.protocol import protocol_stamp, write_metrics_json
+    if is_main_process() and metrics is not None:
+        path = write_metrics_json(osp.join(cfg.work_dir, 'metrics.json'), metrics, protocol_stamp(cfg, checkpoint))
+        print(f'metrics and their protocol: {path}')
 
 
 if __name__ == '__main__':

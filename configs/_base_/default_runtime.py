@@ -28,4 +28,6 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook', interval=1),
     # a warning (once per epoch, with a count) when training batches have no valid ground-truth pixel
     empty_target=dict(type='EmptyTargetWarningHook'),
+    # stops training at the first NaN/inf loss or weight, before any checkpoint (under --amp: the step is skipped)
+    non_finite=dict(type='NonFiniteLossHook'),
 )

@@ -22,7 +22,7 @@ from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from mmseg.registry import MODELS
 
-from ..utils.checkpoint_io import (checkpoint_keys, checkpoint_state_dict, holds_clip_weights,
+from ..checkpoint.state import (checkpoint_keys, checkpoint_state_dict, holds_clip_weights,
                                    set_clip_pretrained_none)
 
 __all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'build_model_for_checkpoint',
@@ -31,7 +31,7 @@ __all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'b
 ImageInput = Union[str, os.PathLike, np.ndarray]
 
 #: Transforms dropped from the test pipeline for inference: they load (or need) ground truth.
-ANNOTATION_TRANSFORMS = ('LoadDepthPNG', 'LoadDepthAnnotation', 'LoadAnnotations',
+ANNOTATION_TRANSFORMS = ('LoadDepthPNG', 'LoadFolderDepth', 'LoadDepthAnnotation', 'LoadAnnotations',
                          'LoadBiomedicalAnnotation')
 #: Transforms that may start a pipeline by loading the RGB image.
 _IMAGE_LOADERS = ('LoadImageFromFile', 'LoadImageFromFileStrict', 'LoadImageFromNDArray')
@@ -57,7 +57,9 @@ def build_inference_pipeline(cfg: Config, from_ndarray: bool = False) -> List[di
     """The config's test pipeline without the ground-truth transforms (``ANNOTATION_TRANSFORMS``).
 
     Source: ``cfg.test_dataloader.dataset.pipeline`` (else ``cfg.test_pipeline``, else
-    ``[LoadImageFromFileStrict, PackSegInputs]``). Everything else is kept as configured, so KITTI's
+    ``[LoadImageFromFileStrict, PackSegInputs]``); mmcv's ``LoadImageFromFile`` becomes
+    ``LoadImageFromFileStrict`` with the same decoding backend (pixel limit, depth-map and corrupt-file refusals,
+    ``mmclipdepth.fileio.image_decoder``). Everything else is kept as configured, so KITTI's
     ``KBCrop`` (which needs only the image) still crops a raw frame to 352x1216, while NYU's test
     pipeline has no crop. With ``from_ndarray`` the image loader becomes ``LoadImageFromNDArray``.
     """
@@ -75,6 +77,9 @@ def build_inference_pipeline(cfg: Config, from_ndarray: bool = False) -> List[di
     if not pipeline or pipeline[0].get('type') not in _IMAGE_LOADERS:
         first = pipeline[0].get('type') if pipeline else None
         raise ValueError(f'the test pipeline must start with one of {_IMAGE_LOADERS}, got {first!r}')
+    if pipeline[0].get('type') == 'LoadImageFromFile':  # every photo goes through the one strict decoder
+        pipeline[0] = dict(pipeline[0], type='LoadImageFromFileStrict',
+                           imdecode_backend=pipeline[0].get('imdecode_backend', 'cv2'))  # mmcv's default backend
     if from_ndarray:
         pipeline[0] = dict(type='LoadImageFromNDArray')
     return pipeline
@@ -126,7 +131,7 @@ def init_depth_model(config: Union[str, Path, Config],
         cfg_options: overrides merged into the config (``Config.merge_from_dict`` keys).
         allow_untrained: evaluate the initial values of the learnable parameters on purpose.
 
-    The checkpoint goes through the model's checkpoint check (``mmclipdepth.models.utils.checkpoint_guard``):
+    The checkpoint goes through the model's checkpoint check (``mmclipdepth.checkpoint``):
     every learnable parameter present with the right shape, config-derived values (bins, depth range) equal
     to the config's, else ``CheckpointMismatchError`` naming the file. Checkpoints written by
     ``tools/train.py`` with ``save_frozen=True`` contain the frozen CLIP weights too; then CLIP is built with

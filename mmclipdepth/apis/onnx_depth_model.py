@@ -11,17 +11,21 @@ import contextlib
 import hashlib
 import json
 import os.path as osp
+import re
 from types import SimpleNamespace
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from torch import Tensor, nn
 
 __all__ = ['export_onnx', 'export_llm_mde_image_tokens', 'OnnxDepthModel', 'sidecar_path', 'ExportError']
 
-FORMAT = 'mmclipdepth-onnx/1'
+#: version 2: the sidecar is JSON data only (no config text), tied to its graph by ``graph_sha256``
+FORMAT = 'mmclipdepth-onnx/2'
+#: a type name in the sidecar's pipeline / preprocessor: a bare registry name (no scope, no module path)
+_TYPE_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
 
 class ExportError(RuntimeError):
@@ -96,6 +100,44 @@ def _sha256(path: Optional[str]) -> Optional[str]:
     return h.hexdigest()
 
 
+def _plain(value, where: str):
+    """A config value as plain JSON data (dicts with str keys, lists, str, numbers, bools, None); anything else
+    (a function, a class, a module) is an ``ExportError`` naming ``where``."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f'{where}.{k}') for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f'{where}[{i}]') for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ExportError(f'{where} = {value!r} is not plain data: the ONNX sidecar holds JSON values only')
+
+
+def _runtime_description(model: nn.Module) -> dict:
+    """What ``OnnxDepthModel`` rebuilds, as data: the default scope, the data preprocessor and the inference
+    pipeline (``build_inference_pipeline``), each a JSON value."""
+    from .inference import build_inference_pipeline
+    cfg = model.cfg
+    return dict(default_scope=str(cfg.get('default_scope', 'mmseg')),
+                data_preprocessor=_plain(cfg.model.data_preprocessor.to_dict() if hasattr(
+                    cfg.model.data_preprocessor, 'to_dict') else dict(cfg.model.data_preprocessor),
+                    'model.data_preprocessor'),
+                inference_pipeline=_plain(build_inference_pipeline(cfg), 'test pipeline'))
+
+
+def _check_types(node, where: str, side: str):
+    """Every ``type`` in the sidecar's data is a bare registry name (a registered class is looked up, no module
+    is imported and nothing is executed)."""
+    if isinstance(node, dict):
+        t = node.get('type')
+        if 'type' in node and not (isinstance(t, str) and _TYPE_NAME.match(t)):
+            raise ValueError(f'{side}: {where}.type = {t!r} is not a bare transform / module name: refused')
+        for k, v in node.items():
+            _check_types(v, f'{where}.{k}', side)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_types(v, f'{where}[{i}]', side)
+
+
 #: why LLM-MDE is not one graph, and what of it is (``export_llm_mde_image_tokens``)
 LLM_MDE_STAYS = (
     'LLM-MDE cannot be exported as one image-to-depth graph: its adaptive prompt is written as text from each '
@@ -155,8 +197,9 @@ def export_llm_mde_image_tokens(model: nn.Module, out: str, images: Sequence[str
                            bgr_to_rgb=bool(pre.get('bgr_to_rgb', False)), size=[int(x.shape[-2]), int(x.shape[-1])]),
                 output=dict(name='tokens', layout='N x L x d float32: the reprogrammed image tokens the language '
                             'model reads after the prompt', shape=list(wrapper(x).shape)),
-                stays_in_python=LLM_MDE_STAYS, config_text=model.cfg.pretty_text,
-                checkpoint=osp.abspath(checkpoint) if checkpoint else None, checkpoint_sha256=_sha256(checkpoint),
+                stays_in_python=LLM_MDE_STAYS, graph_sha256=_sha256(out),
+                config=osp.basename(str(getattr(model.cfg, 'filename', '') or '')) or None,
+                checkpoint=osp.basename(checkpoint) if checkpoint else None, checkpoint_sha256=_sha256(checkpoint),
                 parity=dict(max_rel_diff=worst, rtol=rtol, images=checked), opset=opset)
     with open(sidecar_path(out), 'w', encoding='utf-8') as f:
         json.dump(meta, f, indent=1)
@@ -191,8 +234,9 @@ def export_onnx(model: nn.Module, out: str, images: Sequence[str], dynamic_shape
         rtol: the largest relative depth difference allowed against the PyTorch model (max |a-b| / |b|
             over all pixels of all images); above it ``ExportError`` (and the files are removed).
 
-    Writes ``out`` and its sidecar ``sidecar_path(out)`` (input rule, normalisation, depth range, flip, config,
-    checkpoint SHA-256, the measured parity); returns the sidecar's content.
+    Writes ``out`` and its sidecar ``sidecar_path(out)``, JSON data only (input rule, normalisation, depth range,
+    flip, the data preprocessor and inference pipeline as plain values, the graph's and the checkpoint's
+    SHA-256, the measured parity); returns the sidecar's content.
     """
     import os
     from .inference import inference_depth
@@ -231,9 +275,9 @@ def export_onnx(model: nn.Module, out: str, images: Sequence[str], dynamic_shape
                     min_depth=float(model.decode_head.min_depth), max_depth=float(model.decode_head.max_depth)),
         flip_tta=flip, align_corners=bool(model.decode_head.align_corners), text_constants=n_text,
         model=f'{type(model.backbone).__name__} + {type(model.decode_head).__name__}',
-        config=osp.abspath(config_path) if config_path else getattr(cfg, 'filename', None),
-        config_text=cfg.pretty_text, checkpoint=osp.abspath(checkpoint) if checkpoint else None,
-        checkpoint_sha256=_sha256(checkpoint), opset=opset)
+        config=osp.basename(str(config_path or getattr(cfg, 'filename', '') or '')) or None,
+        checkpoint=osp.basename(checkpoint) if checkpoint else None, checkpoint_sha256=_sha256(checkpoint),
+        graph_sha256=_sha256(out), opset=opset, **_runtime_description(model))
     with open(sidecar_path(out), 'w', encoding='utf-8') as f:
         json.dump(meta, f, indent=1)
     if model.test_cfg is None:
@@ -275,8 +319,9 @@ class OnnxDepthModel:
     """An exported model run by onnxruntime, usable wherever ``init_depth_model``'s model is:
     ``inference_depth(OnnxDepthModel('model.onnx'), 'kitchen.jpg')``.
 
-    Reads the sidecar JSON (refusing a file that is not one), rebuilds the config's inference pipeline and data
-    preprocessor from the embedded config text, runs the graph on the normalised input and post-processes
+    Reads the sidecar with ``json`` alone (refusing a file that is not one, an old sidecar with config text, and
+    a sidecar whose ``graph_sha256`` is not this graph's), builds the inference pipeline and data preprocessor
+    from its plain values (bare registered type names only; nothing is executed), runs the graph on the normalised input and post-processes
     exactly as ``CLIPDepthEstimator`` (padding removed, resized to the image's ``ori_shape``, crop boxes
     pasted). A static-shape model refuses inputs of another size with the size it takes.
     """
@@ -285,7 +330,6 @@ class OnnxDepthModel:
         import onnxruntime as ort
         from mmengine.registry import init_default_scope
         from mmseg.registry import MODELS
-        from .inference import build_inference_pipeline
         if not osp.isfile(onnx_path):
             raise FileNotFoundError(f'ONNX model {onnx_path!r} does not exist')
         side = sidecar_path(onnx_path)
@@ -297,18 +341,41 @@ class OnnxDepthModel:
                 meta = json.load(f)
             except json.JSONDecodeError as e:
                 raise ValueError(f'{side}: not JSON ({e})') from None
+        if not isinstance(meta, dict):
+            raise ValueError(f'{side}: expected a JSON object, got {type(meta).__name__}')
         if meta.get('part') == 'image_tokens':
             raise ValueError(f'{onnx_path} is the image side of an LLM-MDE model, not an image-to-depth graph: '
                              f'{meta.get("stays_in_python", "")}')
+        if 'config_text' in meta or meta.get('format') == 'mmclipdepth-onnx/1':
+            raise ValueError(f'{side}: an old sidecar (format mmclipdepth-onnx/1) that carries the config as Python '
+                             'text, which is never executed; re-export the model with '
+                             'tools/deployment/export_onnx.py (the new sidecar is data only)')
         if meta.get('format') != FORMAT:
             raise ValueError(f'{side}: format {meta.get("format")!r}, expected {FORMAT!r}')
+        missing = [k for k in ('graph_sha256', 'data_preprocessor', 'inference_pipeline', 'input', 'align_corners')
+                   if k not in meta]
+        if missing:
+            raise ValueError(f'{side}: missing {missing}; re-export with tools/deployment/export_onnx.py')
+        digest = _sha256(onnx_path)
+        if digest != meta['graph_sha256']:
+            raise ValueError(f'{side} describes another graph: its graph_sha256 {str(meta["graph_sha256"])[:16]}... '
+                             f'!= {onnx_path} {digest[:16]}...; use the sidecar written with this model (or '
+                             're-export)')
+        pipeline, pre = meta['inference_pipeline'], meta['data_preprocessor']
+        if not (isinstance(pipeline, list) and pipeline and all(isinstance(t, dict) for t in pipeline)
+                and isinstance(pre, dict)):
+            raise ValueError(f'{side}: inference_pipeline must be a list of dicts and data_preprocessor a dict')
+        _check_types(pipeline, 'inference_pipeline', side)
+        _check_types(pre, 'data_preprocessor', side)
+        scope = meta.get('default_scope', 'mmseg')
+        if not (isinstance(scope, str) and _TYPE_NAME.match(scope)):
+            raise ValueError(f'{side}: default_scope {scope!r} is not a scope name')
         self.meta = meta
         self.onnx_path = onnx_path
-        cfg = Config.fromstring(meta['config_text'], file_format='.py')
-        init_default_scope(cfg.get('default_scope', 'mmseg'))
-        self.cfg = cfg
-        self.data_preprocessor = MODELS.build(cfg.model.data_preprocessor)
-        self.inference_pipeline_cfg = build_inference_pipeline(cfg)
+        init_default_scope(scope)
+        self.cfg = Config(dict(default_scope=scope))  # data only: nothing from the sidecar is executed
+        self.data_preprocessor = MODELS.build(ConfigDict(pre))
+        self.inference_pipeline_cfg = [dict(t) for t in pipeline]
         self._inference_pipelines = {}
         self.backbone = SimpleNamespace(min_input_size=int(meta['input'].get('min_size', 1)))
         self.align_corners = bool(meta['align_corners'])

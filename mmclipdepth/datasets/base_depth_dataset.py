@@ -15,6 +15,16 @@ from .samplers.per_sample_seed_sampler import seeded_rng, split_seeded_index
 SPLITS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'splits')
 
 
+def entry_inside(entry: str, where: str) -> str:
+    """A split-file path entry, refused (``ValueError`` naming it and ``where``) when it leaves the folder it is
+    relative to: ``../../etc/passwd`` in a list from elsewhere would read files outside ``data_root``."""
+    rel = osp.normpath(entry.lstrip('/'))
+    if rel == '..' or rel.startswith('..' + osp.sep) or osp.isabs(rel):
+        raise ValueError(f'split file entry {entry!r}{where} points outside data_root: entries are paths inside '
+                         'the dataset folder')
+    return entry.lstrip('/')
+
+
 def resolve_split_file(split_file: str, data_root: Optional[str] = None) -> str:
     """Return the absolute path of ``split_file``.
 
@@ -158,7 +168,9 @@ class BaseDepthSplitDataset(BaseDataset):
         data_list = []
         skipped = 0
         for line_no, cols in rows:
-            rgb, gt = cols[0].lstrip('/'), cols[1].lstrip('/')
+            where = f' ({self.split_file!r}, line {line_no})'
+            rgb = entry_inside(cols[0], where)
+            gt = entry_inside(cols[1], where) if cols[1] != 'None' else cols[1]
             if cols[1] == 'None':
                 skipped += 1
                 continue

@@ -14,8 +14,8 @@ class CrossSceneDataset(SceneSubsetDataset):
     """Keep samples whose ``scene_type`` is in ``scene_types`` (None = all) and not in ``exclude_scene_types``.
 
     Zero-shot: the training wrapper lists the training scene type(s); the test wrapper lists the unseen
-    types and excludes the training ones, so an overlap is a ValueError. A listed scene type absent from
-    the dataset is a ValueError (catches typos such as ``dining room`` for ``dining_room``).
+    types and excludes the training ones, so an overlap is a ValueError. A scene type (included or excluded)
+    absent from the dataset is a ValueError (catches typos such as ``dining room`` for ``dining_room``).
     """
 
     def __init__(self, dataset: Union[dict, BaseDataset], scene_types: Optional[Sequence[str]] = None,
@@ -32,9 +32,10 @@ class CrossSceneDataset(SceneSubsetDataset):
 
     def select_indices(self) -> List[int]:
         groups = self.groups('scene_type')
-        missing = sorted(set(self.include or []) - set(groups))
-        if missing:
-            raise ValueError(f'CrossSceneDataset: scene types {missing} are not in the dataset; available: '
-                             f'{sorted(groups)}')
+        for key, names in (('scene_types', self.include or []), ('exclude_scene_types', self.exclude)):
+            missing = sorted(set(names) - set(groups))
+            if missing:  # a typo in exclude_scene_types would leave that type in the "unseen" test set
+                raise ValueError(f'CrossSceneDataset: {key} {missing} are not in the dataset; available: '
+                                 f'{sorted(groups)}')
         keep = [g for g in groups if (self.include is None or g in self.include) and g not in self.exclude]
         return sorted(i for g in keep for i in groups[g])

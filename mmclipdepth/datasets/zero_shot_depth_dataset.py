@@ -11,7 +11,7 @@ from typing import List, Optional, Tuple
 from mmengine.dataset import BaseDataset
 from mmseg.registry import TRANSFORMS
 
-from .base_depth_dataset import resolve_split_file
+from .base_depth_dataset import entry_inside, resolve_split_file
 
 __all__ = ['ZeroShotDepthDataset']
 
@@ -78,7 +78,9 @@ class ZeroShotDepthDataset(BaseDataset):
                 if len(cols) > 2:
                     raise ValueError(f'malformed split file {path!r}, line {n}: expected "RGB_PATH [DEPTH_PATH]", '
                                      f'got {len(cols)} columns: {line.strip()!r}')
-                pairs.append((cols[0].lstrip('/'), cols[1].lstrip('/') if len(cols) == 2 else None, n))
+                where = f' ({path!r}, line {n})'
+                pairs.append((entry_inside(cols[0], where), entry_inside(cols[1], where) if len(cols) == 2 else None,
+                              n))
         if not pairs:
             raise ValueError(f'{type(self).__name__}: split file {path!r} lists no image')
         self.split_file = path

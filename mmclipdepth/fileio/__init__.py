@@ -1,3 +1,3 @@
-from .atomic_local_backend import AtomicLocalBackend
+from .image_decoder import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, read_image
 
-__all__ = ['AtomicLocalBackend']
+__all__ = ['DEFAULT_MAX_PIXELS', 'ImageDecodeError', 'decode_image', 'read_image']

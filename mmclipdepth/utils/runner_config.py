@@ -6,7 +6,33 @@ from mmengine.config import Config
 
 from .dist import setup_cpu_distributed
 
-__all__ = ['load_runner_config', 'apply_test_set']
+__all__ = ['load_runner_config', 'apply_test_set', 'check_top_level_keys', 'RUNNER_KEYS']
+
+#: the top-level keys mmengine's ``Runner.from_cfg`` (and mmseg's tools) read; a key it does not read is ignored
+RUNNER_KEYS = ('model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',
+               'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
+               'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg',
+               'log_processor', 'log_level', 'visualizer', 'default_scope', 'randomness', 'experiment_name',
+               'custom_imports', 'tta_model', 'tta_pipeline', 'vis_backends', 'zero_shot')
+#: helper variables the project's configs define at top level (read by other keys, not by the Runner)
+CONFIG_HELPER_KEYS = ('clip', 'crop_size', 'data_prefix', 'data_root', 'dataset_type', 'depth_scale', 'lr',
+                      'max_depth', 'max_epochs', 'max_iters', 'meta_keys', 'min_depth', 'paper_tables',
+                      'test_pipeline', 'train_pipeline', 'train_scene_types', 'zero_shot_meta_keys',
+                      'zero_shot_pipeline', 'norm_cfg', 'img_scale', 'num_classes', 'variant_configs')
+
+
+def check_top_level_keys(cfg: Config, source: str) -> None:
+    """Refuse a top-level key that is a near miss of a key the Runner reads (``trian_cfg``): the Runner would
+    ignore it without a word and run with the old setting. Other unknown names pass - mm configs define
+    helper variables at top level (``crop_size``, ``lr``) - and so do names starting with ``_``."""
+    import difflib
+    for key in cfg.keys():
+        if key.startswith('_') or key in RUNNER_KEYS or key in CONFIG_HELPER_KEYS:
+            continue
+        near = difflib.get_close_matches(key, RUNNER_KEYS, n=1, cutoff=0.8)
+        if near:
+            raise KeyError(f'{source}: unknown top-level config key {key!r} (did you mean {near[0]!r}?). The '
+                           f'Runner reads {near[0]!r} and would ignore {key!r}, running with the old setting.')
 
 
 def load_runner_config(config: str, cfg_options: Optional[dict] = None, launcher: str = 'none',
@@ -21,6 +47,7 @@ def load_runner_config(config: str, cfg_options: Optional[dict] = None, launcher
     cfg.launcher = launcher
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
+    check_top_level_keys(cfg, config)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:

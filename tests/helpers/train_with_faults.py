@@ -18,8 +18,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import mmclipdepth  # noqa: F401
-from mmclipdepth.fileio import atomic_local_backend as backend
-from mmclipdepth.engine.hooks import safe_checkpoint_hook as hook_mod
+from mmclipdepth.checkpoint import atomic as backend
+from mmclipdepth.checkpoint import hook as hook_mod
 
 
 def die():

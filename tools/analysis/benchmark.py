@@ -54,6 +54,10 @@ def parse_args(argv=None):
     p.add_argument('--no-inference', action='store_true', help='skip the inference timing')
     p.add_argument('--no-train', action='store_true', help='skip the training-step timing')
     p.add_argument('--inference-mode', action='store_true', help='time inference under torch.inference_mode')
+    p.add_argument('--variant', nargs='+', action='append', default=[], dest='extra_variants',
+                   choices=['channels_last', 'share_prefix', 'native_nhwc_bn'], metavar='SPEEDUP',
+                   help='one more optimised path with these speed-ups (repeatable), e.g. --variant channels_last '
+                        "share_prefix native_nhwc_bn for torch's float32 NHWC BatchNorm statistics")
     p.add_argument('--speedups', nargs='+', default=[], choices=['channels_last', 'share_prefix'],
                    help='also measure the optimised path with these opt-in speed-ups (same maths, equal up to '
                         'float rounding; each is checked against the reference too); inference uses them')
@@ -94,6 +98,7 @@ def main(argv=None):
         reference_batch_for=args.reference_batch_for, inference=not args.no_inference, train=not args.no_train,
         clip_grads=args.clip_grads, rtol=args.rtol, mem_limit_gb=args.mem_limit_gb, threads=args.threads,
         inference_mode=args.inference_mode, profile=args.profile, speedups=args.speedups, interleave=args.interleave,
+        extra_variants=args.extra_variants,
         env=dict(OMP_WAIT_POLICY='PASSIVE') if args.omp_passive else None, log=lambda s: print(s, flush=True))
     report['command'] = 'python tools/analysis/benchmark.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     print(format_table(report))

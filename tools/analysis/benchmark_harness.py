@@ -497,10 +497,12 @@ def run_benchmark(config, bins: Sequence[Optional[int]] = (None, ), batch: int =
                   train: bool = True, clip_grads: str = 'text', rtol: float = 1e-5,
                   mem_limit_gb: Optional[float] = None, threads: Optional[int] = None,
                   inference_mode: bool = False, profile: bool = False, env: Optional[dict] = None,
-                  speedups: Sequence[str] = (), interleave: bool = False, log=print) -> dict:
+                  speedups: Sequence[str] = (), interleave: bool = False, log=print,
+                  extra_variants: Sequence[Sequence[str]] = ()) -> dict:
     """Measure every requested (bins, path) in its own process; returns the JSON-able report.
 
-    Paths: ``optimised`` (the config as it is), ``optimised+<speed-ups>`` (when ``speedups`` are given) and,
+    Paths: ``optimised`` (the config as it is), ``optimised+<speed-ups>`` (when ``speedups`` are given; one more
+    path per entry of ``extra_variants``) and,
     with ``reference``, the authors' path, each in its own process (time and peak memory). ``interleave`` adds,
     per N, one process that alternates steps of every path (the reference only where it runs at the full batch)
     for times that a changing machine load cannot bias.
@@ -508,10 +510,11 @@ def run_benchmark(config, bins: Sequence[Optional[int]] = (None, ), batch: int =
     model_cfg = _load_model_cfg(config) if isinstance(config, str) else config
     model_cfg = model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else dict(model_cfg)
     speedups = list(speedups)
-    for name in speedups:
+    extra_variants = [list(v) for v in extra_variants]
+    for name in speedups + [n for v in extra_variants for n in v]:
         if name not in SPEEDUPS:
             raise ValueError(f'unknown speed-up {name!r}; expected one of {sorted(SPEEDUPS)}')
-    variants = [[]] + ([speedups] if speedups else [])
+    variants = [[]] + ([speedups] if speedups else []) + extra_variants
     reference_batch_for = {int(k): int(v) for k, v in (reference_batch_for or {}).items()}
     common = dict(model_cfg=model_cfg, size=list(size), iters=iters, warmup=warmup, pretrained=pretrained,
                   device=device, clip_grads=clip_grads, threads=threads, inference_mode=inference_mode,

@@ -3,7 +3,8 @@
     python tools/analysis/paper_table.py WORK_DIR [--config CONFIG] [--metrics FILE] [--out FILE]
 
 ``WORK_DIR`` is where ``tools/train.py`` / ``tools/test.py`` ran a sweep config (``configs/*/sweeps/``): the
-config is the one mmengine dumped there (or ``--config``), the metrics the last evaluation logged there
+config is the one mmengine dumped there, read as data and never executed (``--config``: a config you trust,
+run as any mm config), the metrics the last evaluation logged there
 (``*/vis_data/scalars.json`` after validation, ``*/<timestamp>.json`` after ``tools/test.py``; or
 ``--metrics``, a JSON object ``{"<variant>/<metric>": value}``). Every table of the config's
 ``paper_tables`` with a row among the run's variants is written, each cell ``paper / ours``; variants that
@@ -11,6 +12,7 @@ no published table holds follow in a table of their own. Writes ``WORK_DIR/paper
 and prints it.
 """
 import argparse
+import ast
 import glob
 import json
 import os.path as osp
@@ -21,6 +23,45 @@ from mmengine.config import Config
 LABELS = dict(abs_rel='Abs', sq_rel='SqRel', rmse='RMS', rmse_log='RMSE log', rmse_log_unrooted='RMSL',
               log10='log10', silog='SILog', d1='δ1', d2='δ2', d3='δ3')
 DEFAULT_COLUMNS = ['abs_rel', 'sq_rel', 'rmse', 'rmse_log_unrooted', 'log10', 'd1', 'd2', 'd3']
+
+
+def _literal(node, path: str):
+    """An expression of a dumped config as data: literals, lists, tuples, dicts and ``dict(k=v)`` only."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [_literal(e, path) for e in node.elts]
+        return tuple(items) if isinstance(node, ast.Tuple) else items
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k, path): _literal(v, path) for k, v in zip(node.keys, node.values)}
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'dict' and not node.args
+            and all(k.arg is not None for k in node.keywords)):
+        return {k.arg: _literal(k.value, path) for k in node.keywords}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _literal(node.operand, path)
+        if isinstance(v, (int, float)):
+            return -v if isinstance(node.op, ast.USub) else v
+    raise ValueError(f'{path}, line {getattr(node, "lineno", "?")}: not plain data '
+                     f'({ast.unparse(node)[:60]!r}); a config found in a work dir is read, never executed: pass '
+                     '--config with the sweep config you trust')
+
+
+def read_dumped_config(path: str) -> Config:
+    """The config mmengine dumped in a work dir, read as data (``ast``: assignments of literal values only),
+    never executed: a work dir from elsewhere may hold any ``.py``."""
+    with open(path, encoding='utf-8') as f:
+        try:
+            tree = ast.parse(f.read(), filename=path)
+        except SyntaxError as e:
+            raise ValueError(f'{path}: not a dumped config ({e.msg}, line {e.lineno})') from None
+    values = {}
+    for stmt in tree.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            raise ValueError(f'{path}, line {stmt.lineno}: not a plain assignment ({ast.unparse(stmt)[:60]!r}); '
+                             'a config found in a work dir is read, never executed: pass --config with the sweep '
+                             'config you trust')
+        values[stmt.targets[0].id] = _literal(stmt.value, path)
+    return Config(values, filename=path)
 
 
 def find_config(work_dir: str) -> str:
@@ -62,8 +103,30 @@ def _cell(value) -> str:
     return '-' if value is None else f'{value:.3f}'
 
 
-def render(cfg: Config, metrics: dict, source: str) -> str:
+def protocol_labels(protocols: dict, strict: bool = False) -> tuple:
+    """(variant -> mark, footnote lines) for the protocol stamps of the variants (``metrics.json`` of
+    tools/test.py). One protocol: no marks, one line under the tables. Several: each variant's cells carry
+    ``[P<k>]`` and the footnotes say which protocol is which; ``strict`` refuses instead."""
+    from mmclipdepth.utils.protocol import describe_protocol, protocol_key
+    keys = {}
+    for variant, stamp in protocols.items():
+        keys.setdefault(protocol_key(stamp), (len(keys) + 1, stamp))
+    if len(keys) <= 1:
+        stamp = next(iter(keys.values()))[1] if keys else None
+        return {}, [describe_protocol(stamp)]
+    if strict:
+        raise ValueError(f'the metrics mix {len(keys)} evaluation protocols in one column: '
+                         + '; '.join(f'P{k}: {describe_protocol(s)}' for k, s in keys.values())
+                         + ' (drop --strict-protocol to mark them instead)')
+    marks = {v: f' [P{keys[protocol_key(s)][0]}]' for v, s in protocols.items()}
+    notes = ['**Numbers of different protocols share these columns; each cell is marked with its own:**']
+    notes += [f'- P{k}: {describe_protocol(s)}' for k, s in keys.values()]
+    return marks, notes
+
+
+def render(cfg: Config, metrics: dict, source: str, protocols: dict = None, strict: bool = False) -> str:
     variants = list(cfg.model.decode_heads)
+    marks, notes = protocol_labels(protocols if protocols is not None else {v: None for v in variants}, strict)
     ours = lambda v, k: metrics.get(f'{v}/{k}')  # noqa: E731
     lines = [f'Each cell: published / this run ({source}).', '']
     covered = set()
@@ -77,7 +140,8 @@ def render(cfg: Config, metrics: dict, source: str) -> str:
                   '|---|---|' + '---|' * len(cols)]
         for label, variant, published in table['rows']:
             covered.add(variant)
-            cells = [f'{_cell(p)} / {_cell(ours(variant, c))}' for c, p in zip(cols, published)]
+            cells = [f'{_cell(p)} / {_cell(ours(variant, c))}{marks.get(variant, "")}'
+                     for c, p in zip(cols, published)]
             lines.append(f'| {label} | `{variant}`{"" if variant in variants else " (not in this run)"} | '
                          + ' | '.join(cells) + ' |')
         lines.append('')
@@ -86,36 +150,68 @@ def render(cfg: Config, metrics: dict, source: str) -> str:
         lines += ['### Variants without a published table', '',
                   '| config | ' + ' | '.join(LABELS[c] for c in DEFAULT_COLUMNS) + ' |',
                   '|---|' + '---|' * len(DEFAULT_COLUMNS)]
-        lines += [f'| `{v}` | ' + ' | '.join(_cell(ours(v, c)) for c in DEFAULT_COLUMNS) + ' |' for v in rest]
+        lines += [f'| `{v}` | ' + ' | '.join(_cell(ours(v, c)) + marks.get(v, '') for c in DEFAULT_COLUMNS) + ' |'
+                  for v in rest]
         lines.append('')
+    lines += notes + ['']
     return '\n'.join(lines)
+
+
+def load_metric_files(paths) -> tuple:
+    """(metrics, variant -> protocol stamp) from JSON files ``{"<variant>/<metric>": value[, "protocol": {...}]}``;
+    a later file's values replace an earlier file's."""
+    metrics, protocols = {}, {}
+    for path in paths:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise ValueError(f'{path}: expected a JSON object {{"<variant>/<metric>": value}}')
+        stamp = data.pop('protocol', None)
+        metrics.update(data)
+        for key in data:
+            if '/' in key:
+                protocols[key.split('/')[0]] = stamp
+    return metrics, protocols
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('work_dir')
     p.add_argument('--config', help='the sweep config (default: the one dumped in WORK_DIR)')
-    p.add_argument('--metrics', help='a JSON file {"<variant>/<metric>": value} (default: the last logged)')
+    p.add_argument('--metrics', nargs='+', help='JSON files {"<variant>/<metric>": value} (tools/test.py\'s '
+                   'metrics.json with its "protocol"; default: the last logged evaluation)')
+    p.add_argument('--strict-protocol', action='store_true',
+                   help='refuse (instead of marking) metrics of different evaluation protocols in one column')
     p.add_argument('--out', help='default WORK_DIR/paper_table.md')
     args = p.parse_args(argv)
     if not osp.isdir(args.work_dir):
         sys.exit(f'error: work dir {args.work_dir!r} does not exist')
     try:
-        cfg = Config.fromfile(args.config or find_config(args.work_dir))
+        cfg = Config.fromfile(args.config) if args.config else read_dumped_config(find_config(args.work_dir))
         if cfg.model.get('type') != 'MultiVariantDepthEstimator':
             raise ValueError(f'the config is not a sweep (model.type {cfg.model.get("type")!r})')
         variants = list(cfg.model.decode_heads)
+        protocols = None
         if args.metrics:
-            with open(args.metrics, encoding='utf-8') as f:
-                metrics, source = json.load(f), args.metrics
+            metrics, protocols = load_metric_files(args.metrics)
+            source = ', '.join(args.metrics)
         else:
             metrics, source = find_metrics(args.work_dir, variants)
+            stamped = osp.join(args.work_dir, 'metrics.json')  # tools/test.py's, when it is this evaluation's
+            if osp.isfile(stamped) and osp.getmtime(stamped) >= osp.getmtime(source):
+                with open(stamped, encoding='utf-8') as f:
+                    stamp = json.load(f).get('protocol')
+                protocols = {v: stamp for v in variants}
     except (FileNotFoundError, ValueError, KeyError) as e:
         sys.exit(f'error: {e}')
     missing = [v for v in variants if f'{v}/abs_rel' not in metrics]
     if missing:
         sys.exit(f'error: {source} has no metrics of the variant(s) {missing}')
-    text = render(cfg, metrics, osp.relpath(source, args.work_dir) if not args.metrics else source)
+    try:
+        text = render(cfg, metrics, osp.relpath(source, args.work_dir) if not args.metrics else source, protocols,
+                      args.strict_protocol)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
     out = args.out or osp.join(args.work_dir, 'paper_table.md')
     with open(out, 'w', encoding='utf-8') as f:
         f.write(text)

@@ -41,7 +41,16 @@ def evaluate(cfg: Config, checkpoint, test_set: str, data_root=None, work_dir='w
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     metrics['images'] = len(runner.test_dataloader.dataset)
+    from mmclipdepth.utils.protocol import protocol_stamp
+    metrics['protocol'] = protocol_stamp(cfg, checkpoint)  # stamped beside the numbers (zero_shot.json)
     return dict(metrics)
+
+
+def all_metrics_nan(metrics: dict) -> bool:
+    """True when every float metric (``images`` and the ``nonfinite_pred`` shares aside) is NaN."""
+    values = [v for k, v in metrics.items()
+              if k != 'images' and not k.endswith('nonfinite_pred') and isinstance(v, float)]
+    return bool(values) and all(v != v for v in values)
 
 
 def table(rows) -> str:
@@ -56,7 +65,9 @@ def table(rows) -> str:
                 continue
             lines.append(f"| {r['name']} | {r['protocol']} | {s} | {m[f'{s}/abs_rel']:.4f} | {m[f'{s}/d1']:.4f} | "
                          f"{m[f'{s}/rmse']:.4f} | {m['images']} |")
-    return '\n'.join(lines) + '\n'
+    from mmclipdepth.utils.protocol import describe_protocol
+    notes = [f"- {r['name']}: {describe_protocol(r['metrics'].get('protocol'))}" for r in rows if r.get('metrics')]
+    return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
 def main(argv=None):
@@ -74,6 +85,9 @@ def main(argv=None):
     unknown = [n for n in names if n not in available()]
     if unknown:
         sys.exit(f'error: unknown dataset(s) {unknown}; expected any of {available()} or all')
+    bad_roots = sorted(set(args.data_root) - set(available()))
+    if bad_roots:  # a typo (ibmis=...) would otherwise leave the default root in use without a word
+        sys.exit(f'error: --data-root key(s) {bad_roots} name no zero-shot set; known keys: {available()}')
     if not osp.isfile(args.config):
         sys.exit(f'error: config {args.config!r} does not exist')
     if args.checkpoint and not osp.isfile(args.checkpoint):
@@ -108,10 +122,13 @@ def main(argv=None):
     with open(osp.splitext(out)[0] + '.json', 'w', encoding='utf-8') as f:
         json.dump(rows, f, indent=1)
     print(text)
+    all_nan = [r['name'] for r in rows if 'metrics' in r and all_metrics_nan(r['metrics'])]
+    if all_nan:
+        print(f'error: every metric is NaN for {all_nan} (no image had a valid ground-truth pixel, or every '
+              'prediction was non-finite): see the warnings above; the table is not a result', file=sys.stderr)
     if missing:
         print('missing dataset(s), not evaluated: ' + '; '.join(missing), file=sys.stderr)
-        return 1
-    return 0
+    return 1 if missing or all_nan else 0
 
 
 if __name__ == '__main__':

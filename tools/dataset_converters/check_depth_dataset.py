@@ -7,6 +7,10 @@ see docs/data_preparation.md). SPLIT is a split name (NYU: train, test, official
 KITTI: train, test, depthclip_test) or a split file (absolute, relative to ROOT, or a name in the
 package's splits folder; its folders are those of ``--layout``). Each sample is loaded exactly as the
 training pipelines load it (RGB decodes, 16-bit single-channel depth PNG, same size as the RGB).
+With ``--folder``, ROOT is your own folder dataset (``DepthFolderDataset``: ``images/`` and ``depths/`` paired
+by stem, docs/own_data.md; SPLIT is then an optional list of stems), checked with ``--depth-scale``: a depth
+file without its image (or the reverse) stops the check naming the file; a map with no pixel in
+``(--min-depth, --max-depth]`` after scaling is reported as INVALID (a wrong ``--depth-scale``, usually).
 Missing and undecodable files (and RGB/depth size mismatches) are printed with their split-file line;
 the exit code is 1 if any sample failed, 2 if the dataset itself cannot be set up (missing root, bad
 split file).
@@ -39,6 +43,13 @@ def parse_args(argv=None):
                         'the layout')
     parser.add_argument('--depth-prefix', default=None,
                         help='folder of the depth paths (absolute or relative to ROOT)')
+    own = parser.add_argument_group('your own folder (--folder; docs/own_data.md)')
+    own.add_argument('--folder', action='store_true', help='ROOT is a DepthFolderDataset folder')
+    own.add_argument('--img-dir', default='images', help='RGB folder under ROOT (default images)')
+    own.add_argument('--depth-dir', default='depths', help='depth folder under ROOT (default depths)')
+    own.add_argument('--depth-scale', type=float, default=1000.0, help='16-bit PNG units per metre (default 1000)')
+    own.add_argument('--min-depth', type=float, default=1e-3)
+    own.add_argument('--max-depth', type=float, default=10.0)
     parser.add_argument('--max-errors', type=int, default=50,
                         help='print at most this many failures (all are counted)')
     return parser.parse_args(argv)
@@ -60,6 +71,11 @@ def _first_line_starts_with_slash(path: str) -> bool:
 def build_dataset(args):
     """The dataset object (no pipeline) for ROOT and SPLIT (or ROOT as the release of ``--test-set``)."""
     import mmclipdepth  # noqa: F401  (registers the components)
+    if args.folder:
+        from mmclipdepth.datasets import DepthFolderDataset
+        return DepthFolderDataset(data_root=args.root, img_dir=args.img_dir, depth_dir=args.depth_dir,
+                                  depth_scale=args.depth_scale, split_file=args.split, min_depth=args.min_depth,
+                                  max_depth=args.max_depth, pipeline=[], serialize_data=False)
     if args.test_set:
         from mmengine.config import Config
         from mmseg.registry import DATASETS
@@ -95,6 +111,23 @@ def build_dataset(args):
     return cls(**kwargs)
 
 
+def _strict_folder_depth():
+    """LoadFolderDepth whose "no pixel in the evaluation range" warning is an error (reported as INVALID)."""
+    import warnings
+
+    from mmclipdepth.datasets.transforms import LoadFolderDepth
+    load = LoadFolderDepth(check_size=False)
+
+    def run(results):
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', UserWarning)
+            try:
+                return load(results)
+            except UserWarning as w:
+                raise ValueError(str(w)) from None
+    return run
+
+
 def check_sample(info: dict, load_img, load_depth) -> list:
     """``[(kind, message), ...]`` for one sample: RGB and depth are checked independently (both
     missing files are reported), then their sizes are compared."""
@@ -108,7 +141,7 @@ def check_sample(info: dict, load_img, load_depth) -> list:
         except FileNotFoundError as e:
             problems.append(('MISSING', str(e)))
         except (ValueError, KeyError, OSError) as e:
-            problems.append(('UNDECODABLE', str(e)))
+            problems.append(('INVALID' if 'evaluation range' in str(e) else 'UNDECODABLE', str(e)))
     if not problems:
         img_hw = loaded[0]['img'].shape[:2]
         depth_hw = loaded[1]['gt_depth_map'].shape
@@ -130,7 +163,11 @@ def main(argv=None) -> int:
     from mmclipdepth.datasets.transforms import LoadDepthPNG, LoadImageFromFileStrict, LoadReleaseDepth
     load_img = LoadImageFromFileStrict()
     n = len(dataset)
-    if args.test_set:
+    if args.folder:
+        load_depth = _strict_folder_depth()
+        print(f'DepthFolderDataset: {n} samples under {dataset.img_dir} and {dataset.depth_dir} '
+              f'(depth_scale {dataset.depth_scale}, range ({dataset.min_depth}, {dataset.max_depth}] m)')
+    elif args.test_set:
         load_depth = LoadReleaseDepth(check_size=False)  # the release's encoding (depth_format of the sample)
         print(f'{type(dataset).__name__}: {n} samples under {dataset.data_root} '
               f'({"split file " + dataset.split_file if dataset.split_file else "the release layout"})')
@@ -158,7 +195,7 @@ def main(argv=None) -> int:
     if len(failures) > args.max_errors:
         print(f'... and {len(failures) - args.max_errors} more')
     print(f'FAILED: {bad_samples} of {n} samples ({missing} missing files, '
-          f'{len(failures) - missing} undecodable or inconsistent).')
+          f'{len(failures) - missing} undecodable, inconsistent or invalid).')
     return 1
 
 

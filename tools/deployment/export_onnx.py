@@ -37,6 +37,25 @@ def default_images(cfg):
     return sorted(glob.glob(SAMPLES['kitti' if 'kitti' in kind else 'nyu']))
 
 
+def check_output_path(out: str) -> None:
+    """Create ``out``'s folder and check that the model and its sidecar can be written there, before exporting."""
+    import os
+    import tempfile
+    if not out.endswith('.onnx'):
+        raise ValueError(f'--out {out!r}: the exported model must end in .onnx (its sidecar is the .json beside it)')
+    folder = osp.dirname(osp.abspath(out))
+    if osp.exists(folder) and not osp.isdir(folder):
+        raise ValueError(f'--out {out!r}: {folder!r} is a file, not a folder')
+    if osp.isdir(out):
+        raise ValueError(f'--out {out!r} is a folder; give a file name such as {osp.join(out, "model.onnx")!r}')
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix='.export_check_'):
+            pass
+    except OSError as e:
+        raise OSError(f'--out {out!r}: cannot write into {folder!r} ({e.strerror or e})') from None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('config')
@@ -50,7 +69,8 @@ def main(argv=None):
     p.add_argument('--rtol', type=float, default=1e-4)
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
-    try:
+    try:  # the output path is made and checked before the (long) export starts
+        check_output_path(args.out)
         model = init_depth_model(args.config, args.checkpoint, cfg_options=args.cfg_options)
         images = args.images or default_images(model.cfg)
         missing = [i for i in images if not osp.isfile(i)]
@@ -64,7 +84,7 @@ def main(argv=None):
             return 0
         meta = export_onnx(model, args.out, images, dynamic_shape=args.dynamic_shape, flip_tta=args.flip,
                            checkpoint=args.checkpoint, config_path=args.config, rtol=args.rtol)
-    except (ExportError, FileNotFoundError, ValueError, KeyError) as e:
+    except (ExportError, FileNotFoundError, ValueError, KeyError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     parity = meta['parity']

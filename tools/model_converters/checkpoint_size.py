@@ -13,6 +13,7 @@ cache or a local file, as configured), loads the small checkpoint into it (diges
 tensor. The rest of the checkpoint (meta, optimiser, schedulers, message hub) is kept as it is.
 """
 import argparse
+import pickle
 import os.path as osp
 import sys
 
@@ -20,10 +21,9 @@ import torch
 from mmengine.config import Config, DictAction
 
 import mmclipdepth  # noqa: F401
-from mmclipdepth._compat import safe_torch_load
 from mmclipdepth.apis import build_model_for_checkpoint
-from mmclipdepth.engine.hooks.safe_checkpoint_hook import small_state_dict
-from mmclipdepth.fileio.atomic_local_backend import atomic_write
+from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointMismatchError, CorruptCheckpointError, atomic_write,
+                                    safe_torch_load, small_state_dict, stamp)
 from mmclipdepth.utils import checkpoint_state_dict
 
 
@@ -50,15 +50,21 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    raw = safe_torch_load(args.checkpoint, map_location='cpu')
-    state = checkpoint_state_dict(raw)
-    model, _ = build_model_for_checkpoint(cfg, args.checkpoint)  # as the runner builds it (seeded random CLIP)
-    if args.to == 'small':
-        model.load_state_dict(state, strict=False)  # the checkpoint check runs (shapes, bins, range, digest)
-        new_state = small_state_dict(model, state)
-    else:
-        missing, _ = model.load_state_dict(state, strict=False)  # completes a small checkpoint, digest-checked
-        new_state = type(state)((k, v.detach().cpu()) for k, v in model.state_dict().items())
+    try:  # the reader verifies the tensor digests; the model's check verifies identity, shapes, bins, range
+        raw = safe_torch_load(args.checkpoint, map_location='cpu')
+        state = checkpoint_state_dict(raw)
+        ident = state.get(IDENTITY_KEY) if isinstance(state.get(IDENTITY_KEY), dict) else {}
+        model, _ = build_model_for_checkpoint(cfg, args.checkpoint)  # as the runner builds it (seeded random CLIP)
+        if args.to == 'small':
+            model.load_state_dict(state, strict=False)
+            new_state = small_state_dict(model, state)
+        else:
+            model.load_state_dict(state, strict=False)  # completes a small checkpoint, digest-checked
+            new_state = type(state)((k, v.detach().cpu()) for k, v in model.state_dict().items())
+    except (CheckpointMismatchError, CorruptCheckpointError, pickle.UnpicklingError) as e:
+        sys.exit(f'error: {e}')
+    new_state = stamp(new_state, model, variant=ident.get('variant') or osp.splitext(osp.basename(args.config))[0],
+                      depth_range=ident.get('depth_range'))
     out = dict(raw) if isinstance(raw, dict) and 'state_dict' in raw else {}
     out['state_dict'] = new_state
     import io
@@ -85,6 +91,7 @@ def _init(args):
     state = model.state_dict()
     if args.to != 'full':
         state = small_state_dict(model, state)
+    state = stamp(state, model, variant=osp.splitext(osp.basename(args.config))[0])
     import io
     buf = io.BytesIO()
     torch.save(dict(state_dict=state, meta=dict(init_from_config=osp.basename(args.config))), buf)

@@ -11,6 +11,7 @@ a split checkpoint is for evaluation and inference (resume the sweep itself to k
 """
 import argparse
 import io
+import pickle
 import os
 import os.path as osp
 import sys
@@ -20,8 +21,8 @@ import torch
 from mmengine.config import Config
 
 import mmclipdepth  # noqa: F401
-from mmclipdepth._compat import safe_torch_load
-from mmclipdepth.fileio.atomic_local_backend import atomic_write
+from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointMismatchError, CorruptCheckpointError, atomic_write,
+                                    model_fingerprint, safe_torch_load, stamp)
 from mmclipdepth.utils import checkpoint_state_dict
 
 
@@ -44,6 +45,15 @@ def split_state(state: dict, variants) -> 'OrderedDict[str, OrderedDict]':
     return out
 
 
+def variant_model_cfg(sweep_model: dict, name: str) -> dict:
+    """The single-variant model config of head ``name`` of a sweep's model config (what its own config
+    builds): the shared trunk and preprocessor, that head, a ``CLIPDepthEstimator``."""
+    out = {k: v for k, v in dict(sweep_model).items() if k not in ('decode_heads', 'primary')}
+    out['type'] = 'CLIPDepthEstimator'
+    out['decode_head'] = sweep_model['decode_heads'][name]
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('config', help='the sweep config the checkpoint was trained with')
@@ -62,15 +72,31 @@ def main(argv=None):
         sys.exit(f'error: {unknown} are not variants of {args.config} (its variants: {names})')
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint!r} does not exist')
-    raw = safe_torch_load(args.checkpoint, map_location='cpu')
+    try:  # digests verified on read
+        raw = safe_torch_load(args.checkpoint, map_location='cpu')
+    except (CheckpointMismatchError, CorruptCheckpointError, pickle.UnpicklingError) as e:
+        sys.exit(f'error: {e}')
+    full = checkpoint_state_dict(raw)
+    ident = full.pop(IDENTITY_KEY, None) or {}
+    if ident.get('fingerprint'):
+        from mmclipdepth.checkpoint.identity import compare_fingerprints
+        diff = compare_fingerprints(ident['fingerprint'], model_fingerprint(cfg.model))
+        if diff:
+            sys.exit(f'error: checkpoint {args.checkpoint!r} was trained with another sweep config than '
+                     f'{args.config}: ' + '; '.join(diff[:8]))
+    trained = set(ident.get('trained') or ())
     try:
-        states = split_state(checkpoint_state_dict(raw), wanted)
+        states = split_state(full, wanted)
     except KeyError as e:
         sys.exit(f'error: {args.checkpoint}: {e.args[0]}')
     meta = dict(raw.get('meta', {})) if isinstance(raw, dict) else {}
     sources = cfg.get('variant_configs', {})
     os.makedirs(args.out_dir, exist_ok=True)
     for name, state in states.items():
+        part_trained = [k for k in state if k in trained or (k.startswith('decode_head.')
+                                                             and f'decode_heads.{name}.{k[12:]}' in trained)]
+        state = stamp(state, fingerprint=model_fingerprint(variant_model_cfg(cfg.model, name)), variant=name,
+                      depth_range=ident.get('depth_range'), trained=part_trained)
         out = dict(state_dict=state, meta=dict(meta, variant=name, sweep_checkpoint=osp.abspath(args.checkpoint)))
         buf = io.BytesIO()
         torch.save(out, buf)

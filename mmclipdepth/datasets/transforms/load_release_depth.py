@@ -5,7 +5,8 @@ from mmseg.registry import TRANSFORMS
 
 from ._utils import source_of
 
-__all__ = ['LoadReleaseDepth', 'decode_release_depth', 'distance_to_planar_depth', 'DEPTH_FORMATS']
+__all__ = ['LoadReleaseDepth', 'decode_release_depth', 'distance_to_planar_depth', 'DEPTH_FORMATS',
+           'PLAUSIBLE_MEDIAN_DEPTH', 'check_depth_units']
 
 DEPTH_FORMATS = ('png_mm', 'png_cm', 'png_sunrgbd', 'png_ibims', 'npy', 'npy_diode', 'hdf5_distance')
 
@@ -30,6 +31,45 @@ def distance_to_planar_depth(distance: np.ndarray, focal: float) -> np.ndarray:
     v = np.linspace(-0.5 * h + 0.5, 0.5 * h - 0.5, h, dtype=np.float32)[:, None]
     norm = np.sqrt(u ** 2 + v ** 2 + np.float32(focal) ** 2)
     return (distance.astype(np.float32) / norm * np.float32(focal)).astype(np.float32)
+
+
+#: the largest HDF5 depth map read (Hypersim's are 768x1024): a 1.4 KB file may declare 40000x40000
+HDF5_MAX_PIXELS = 16_000_000
+
+
+def read_hdf5_depth(path: str, key: str = 'dataset', max_pixels: int = HDF5_MAX_PIXELS) -> np.ndarray:
+    """The 2-D float dataset ``key`` of an HDF5 file, read only when it is a plain dataset stored in the file:
+    external links (``h5py.ExternalLink``), soft links, external raw storage (``/etc/passwd`` as depth) and
+    virtual datasets are refused, and the declared shape is checked against ``max_pixels`` before reading."""
+    import h5py
+    try:
+        with h5py.File(path, 'r') as f:
+            link = f.get(key, getlink=True)
+            if link is None:
+                raise ValueError(f'{path!r} has no HDF5 dataset {key!r} (keys {list(f)})')
+            if not isinstance(link, h5py.HardLink):
+                raise ValueError(f'{path!r}: {key!r} is a {type(link).__name__} (to another file or object), not a '
+                                 'dataset stored in this file: refused')
+            ds = f[key]
+            if not isinstance(ds, h5py.Dataset):
+                raise ValueError(f'{path!r}: {key!r} is a {type(ds).__name__}, not a dataset')
+            if ds.is_virtual:
+                raise ValueError(f'{path!r}: {key!r} is a virtual dataset (its data lives in other files): refused')
+            if ds.external:
+                raise ValueError(f'{path!r}: {key!r} keeps its data in external files {[e[0] for e in ds.external]}: '
+                                 'refused')
+            shape = tuple(ds.shape)
+            if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 1):
+                raise ValueError(f'{path!r}: {key!r} has shape {shape}, expected HxW (or HxWx1)')
+            if shape[0] * shape[1] > max_pixels:
+                raise ValueError(f'{path!r}: {key!r} declares {shape[0]}x{shape[1]} values, above the limit of '
+                                 f'{max_pixels}: not read')
+            if ds.dtype.kind not in 'fiu':
+                raise ValueError(f'{path!r}: {key!r} has dtype {ds.dtype}, expected numbers')
+            data = ds[()]
+    except OSError as e:
+        raise ValueError(f'depth map {path!r} is not a readable HDF5 file: {e}') from e
+    return np.asarray(data, dtype=np.float32).reshape(shape[:2])
 
 
 def decode_release_depth(fmt: str, path: str, masks: dict = None, focal: float = None) -> np.ndarray:
@@ -66,14 +106,7 @@ def decode_release_depth(fmt: str, path: str, masks: dict = None, focal: float =
                 raise ValueError(f'mask {masks["valid"]!r} is {m.shape}, the depth {depth.shape}')
             depth[np.asarray(m).reshape(depth.shape) == 0] = 0
     elif fmt == 'hdf5_distance':
-        import h5py
-        try:
-            with h5py.File(path, 'r') as f:
-                if 'dataset' not in f:
-                    raise ValueError(f'{path!r} has no HDF5 dataset "dataset" (keys {list(f)})')
-                distance = np.asarray(f['dataset'], dtype=np.float32)
-        except OSError as e:
-            raise ValueError(f'depth map {path!r} is not a readable HDF5 file: {e}') from e
+        distance = read_hdf5_depth(path)
         if focal is None:
             raise ValueError(f'{path!r}: distance-to-camera maps need the focal length to become planar depth')
         depth = distance_to_planar_depth(distance, focal)
@@ -83,16 +116,65 @@ def decode_release_depth(fmt: str, path: str, masks: dict = None, focal: float =
     return depth
 
 
+#: Range (metres) the median valid depth of one frame of each set must fall in: the release's sensor range
+#: (docs/zero_shot.md, "Units"). A frame outside it was almost surely stored in another unit than the release's.
+PLAUSIBLE_MEDIAN_DEPTH = {
+    'diode_indoors': (0.6, 50.0), 'diode_outdoor': (0.6, 350.0),  # DIODE's FARO scanner: 0.6 m up to 350 m
+    'ddad': (0.5, 250.0),  # Luminar lidar, up to 250 m
+    'diml_indoor': (0.5, 10.0), 'diml_outdoor': (0.5, 100.0),  # Kinect v2 from 0.5 m; ZED stereo outdoors
+    'sunrgbd': (0.3, 10.0),  # Kinect v1/v2, RealSense, Xtion
+    'ibims': (0.1, 50.0),  # the encoding's full scale is 50 m
+    'hypersim': (0.05, 200.0), 'vkitti2': (0.5, 655.35),  # 655.35 m: VKITTI2's sky / far plane
+}
+#: metres per stored unit of each encoding (png_ibims: 50 m full scale, not a unit)
+_BASE_UNIT = {'png_mm': 1e-3, 'png_cm': 1e-2, 'png_sunrgbd': 1e-3, 'npy': 1.0, 'npy_diode': 1.0, 'hdf5_distance': 1.0}
+_UNIT_NAMES = {1.0: 'metres', 0.1: 'decimetres', 0.01: 'centimetres', 0.001: 'millimetres', 10.0: 'decametres',
+               0.0001: 'tenths of a millimetre'}
+
+
+def check_depth_units(depth: np.ndarray, dataset: str, fmt: str, path: str) -> None:
+    """ValueError naming the file, the median and the likely unit error when the median valid (> 0) depth of a
+    frame of ``dataset`` is outside ``PLAUSIBLE_MEDIAN_DEPTH[dataset]``; sets without a range pass."""
+    if dataset not in PLAUSIBLE_MEDIAN_DEPTH:
+        return
+    valid = depth[depth > 0]
+    if valid.size == 0:
+        return
+    lo, hi = PLAUSIBLE_MEDIAN_DEPTH[dataset]
+    med = float(np.median(valid))
+    if lo <= med <= hi:
+        return
+    fits = [f for f in (1000.0, 100.0, 10.0, 0.1, 0.01, 0.001) if lo <= med / f <= hi]
+    mid = np.sqrt(lo * min(hi, 20.0))  # a typical median of the set (geometric middle, far end capped)
+    hint = ''
+    if fits:
+        f = min(fits, key=lambda x: abs(np.log(med / x / mid)))
+        hint = f'; the values look {f if f > 1 else 1 / f:g}x too {"large" if f > 1 else "small"}'
+        if fmt in _BASE_UNIT:  # the file's real unit: the release's unit divided by that factor
+            unit = round(_BASE_UNIT[fmt] / f, 10)
+            hint += f': the file is likely in {_UNIT_NAMES.get(unit, f"units of {unit:g} m")}'
+        hint += f' (median {med / f:.4g} m after dividing by {f:g})'
+    raise ValueError(f'depth map {path!r}: median valid depth {med:.4g} m decoded as {fmt!r} is outside {dataset}\'s '
+                     f'documented range [{lo:g}, {hi:g}] m{hint}; the release stores {_FORMAT_UNITS.get(fmt, fmt)}')
+
+
+_FORMAT_UNITS = {'png_mm': 'uint16 millimetres', 'png_cm': 'uint16 centimetres', 'npy': 'float metres',
+                 'npy_diode': 'float metres', 'png_sunrgbd': 'uint16 millimetres (bit-rotated by 3)',
+                 'png_ibims': 'uint16 of 50 m full scale', 'hdf5_distance': 'float metres (distance to the camera)'}
+
+
 @TRANSFORMS.register_module()
 class LoadReleaseDepth(BaseTransform):
     """``results['depth_map_path']`` -> ``results['gt_depth_map']`` (float32 HxW metres, 0 = invalid), decoded by
     ``results['depth_format']`` (set by the zero-shot datasets; see ``decode_release_depth``), with the
     release's masks (``results['mask_paths']``) applied. Like ``LoadDepthPNG``: appended to ``seg_fields``, and
-    a depth map of another size than the loaded image is an error naming both files."""
+    a depth map of another size than the loaded image is an error naming both files. A frame whose median valid
+    depth is outside the set's range (``PLAUSIBLE_MEDIAN_DEPTH``) is an error naming the likely unit."""
 
-    def __init__(self, check_size: bool = True):
+    def __init__(self, check_size: bool = True, check_units: bool = True):
         super().__init__()
         self.check_size = check_size
+        self.check_units = check_units  # the median valid depth within the set's range (check_depth_units)
 
     def transform(self, results: dict) -> dict:
         fmt = results.get('depth_format')
@@ -102,6 +184,8 @@ class LoadReleaseDepth(BaseTransform):
         try:
             depth = decode_release_depth(fmt, results['depth_map_path'], results.get('mask_paths'),
                                          results.get('focal'))
+            if self.check_units:
+                check_depth_units(depth, results.get('dataset', ''), fmt, results['depth_map_path'])
         except ValueError as e:
             raise ValueError(f'{e} ({source_of(results, "depth_map_path")})') from e
         img = results.get('img')

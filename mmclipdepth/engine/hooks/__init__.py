@@ -1,4 +1,4 @@
 from .empty_target_warning_hook import EmptyTargetWarningHook
-from .safe_checkpoint_hook import SafeCheckpointHook
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 
-__all__ = ['SafeCheckpointHook', 'EmptyTargetWarningHook']
+__all__ = ['EmptyTargetWarningHook', 'NonFiniteLossHook', 'NonFiniteLossError']

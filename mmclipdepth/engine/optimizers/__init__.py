@@ -1,4 +1,5 @@
 from .frozen_aware_constructor import FrozenAwareOptimWrapperConstructor
+from .guarded_amp_optim_wrapper import GuardedAmpOptimWrapper
 from .multi_variant_constructor import MultiVariantOptimWrapperConstructor
 
-__all__ = ['FrozenAwareOptimWrapperConstructor', 'MultiVariantOptimWrapperConstructor']
+__all__ = ['FrozenAwareOptimWrapperConstructor', 'MultiVariantOptimWrapperConstructor', 'GuardedAmpOptimWrapper']

@@ -4,7 +4,8 @@ Formulas (docs/mirror.md):
 
 Temporal, over pairs (t-1, t) of consecutive frames of a sequence (``DepthFramePairDataset``), on the
 pixels ``V`` valid in both ground truths (``min_depth < g <= max_depth``, inside the evaluation crop),
-predictions clamped to [min_depth, max_depth], ``dp = p_t - p_{t-1}``, ``dg = g_t - g_{t-1}``::
+finite predictions clamped to [min_depth, max_depth] (pixels with a NaN/inf prediction are left out and their
+share reported), ``dp = p_t - p_{t-1}``, ``dg = g_t - g_{t-1}``::
 
     temporal_err        = sum |dp - dg|            / sum |dg|            (0 perfect, 1 constant output)
     temporal_err_log    = sum |dlog p - dlog g|    / sum |dlog g|        (same in log depth, scale-free)
@@ -123,7 +124,11 @@ class _DepthPairMixin:
         if pred.shape != gt.shape:
             raise ValueError(f'{type(self).__name__}: prediction {pred.shape} and ground truth {gt.shape} of '
                              f'{name!r} must be the same HxW')
-        return clamp_prediction(pred, self.min_depth, self.max_depth), gt, name
+        # finite predictions clamped to the range; NaN / inf stay non-finite and are left out by the metrics,
+        # which count them (a NaN clamped to min_depth would read as a frozen, seamless prediction)
+        finite = np.isfinite(pred)
+        pred = np.where(finite, np.clip(np.where(finite, pred, self.min_depth), self.min_depth, self.max_depth), pred)
+        return pred, gt, name
 
     def _valid(self, gt: np.ndarray) -> np.ndarray:
         return (gt > self.min_depth) & (gt <= self.max_depth) & _crop_mask(self.crop, gt.shape)
@@ -139,7 +144,8 @@ class TemporalConsistencyMetric(_DepthPairMixin, BaseMetric):
     same batch. ``process`` reduces each pair to seven sums (constant memory per pair) and appends one result
     per pair, i.e. per dataset item, which is what mmengine's multi-process result collection expects.
     Output keys: ``temporal_err``, ``temporal_err_log``, ``temporal_change``, ``temporal_abs_err``,
-    ``temporal_pairs`` (pairs with a pixel valid in both frames).
+    ``temporal_pairs`` (pairs with a pixel valid in both frames), ``temporal_nonfinite_pred`` (share of the
+    valid pixels with a NaN/inf prediction in either frame; those pixels are left out, with a warning).
     """
 
     default_prefix: Optional[str] = ''  # keys without a prefix (and no mmengine warning)
@@ -169,8 +175,10 @@ class TemporalConsistencyMetric(_DepthPairMixin, BaseMetric):
                 raise ValueError(f'TemporalConsistencyMetric: frames {na!r} {ga.shape} and {nb!r} {gb.shape} '
                                  'of one pair differ in size')
             valid = self._valid(ga) & self._valid(gb)
-            stats = temporal_pair_stats(pa, pb, ga, gb, valid)
-            self.results.append(dict(stats, pair_id=pid, img_path=(na, nb)))
+            finite = np.isfinite(pa) & np.isfinite(pb)
+            stats = temporal_pair_stats(pa, pb, ga, gb, valid & finite)
+            self.results.append(dict(stats, pair_id=pid, img_path=(na, nb), n_valid=int(valid.sum()),
+                                     n_nonfinite=int((valid & ~finite).sum())))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
@@ -179,13 +187,25 @@ class TemporalConsistencyMetric(_DepthPairMixin, BaseMetric):
             logger.warning(f'TemporalConsistencyMetric: {len(results) - len(kept)} of {len(results)} pairs '
                            'have no pixel valid in both frames and are ignored, e.g. '
                            f'{[r["img_path"] for r in results if r["n"] == 0][:2]}')
+        n_valid = sum(r.get('n_valid', r['n']) for r in results)
+        n_bad = sum(r.get('n_nonfinite', 0) for r in results)
+        if n_bad:
+            logger.warning(f'TemporalConsistencyMetric: {n_bad} of {n_valid} valid pixels have a non-finite (NaN/inf) '
+                           'prediction in one of the two frames and are left out: the model is broken '
+                           '(temporal_nonfinite_pred)')
         tot = {k: float(sum(r[k] for r in kept)) for k in TEMPORAL_KEYS}
         metrics = OrderedDict(
             temporal_err=_ratio(tot['err'], tot['gt']),
             temporal_err_log=_ratio(tot['err_log'], tot['gt_log']),
             temporal_change=_ratio(tot['pred'], tot['gt']),
             temporal_abs_err=_ratio(tot['err'], tot['n']),
-            temporal_pairs=float(len(kept)))
+            temporal_pairs=float(len(kept)),
+            temporal_nonfinite_pred=_ratio(n_bad, n_valid))
+        if kept and tot['gt'] == 0:
+            logger.warning('TemporalConsistencyMetric: temporal_err, temporal_err_log and temporal_change are NaN: '
+                           'the ground truth does not change between the two frames of any pair (sum |g_t - g_t-1| '
+                           '= 0, e.g. a static camera on a static scene), so there is no true change to compare '
+                           'with; temporal_abs_err (metres per pixel) is still defined')
         logger.info(f'TemporalConsistencyMetric over {len(kept)} pairs ({int(tot["n"])} pixels, '
                     f'crop={self.crop!r}): ' + ', '.join(f'{k}={v:.4f}' for k, v in metrics.items()))
         return metrics
@@ -201,7 +221,8 @@ class SpatialContinuityMetric(_DepthPairMixin, BaseMetric):
     ``ori_shape``) the grid is scaled to the ground-truth frame. ``space``: ``'linear'`` (metres) or
     ``'log'`` (log depth). Per image only 12 numbers are kept; on :class:`DepthFramePairDataset` the two
     frames of a pair are summed into one result so results stay one per dataset item. Output keys:
-    ``spatial_pred``, ``spatial_gt``, ``spatial_pred_on_gt``.
+    ``spatial_pred``, ``spatial_gt``, ``spatial_pred_on_gt``, ``spatial_nonfinite_pred`` (share of the crop's
+    predicted pixels that are NaN/inf; pixel pairs touching one are left out).
     """
 
     default_prefix: Optional[str] = ''  # keys without a prefix (and no mmengine warning)
@@ -220,13 +241,15 @@ class SpatialContinuityMetric(_DepthPairMixin, BaseMetric):
 
     def image_stats(self, pred: np.ndarray, gt: np.ndarray, scale=(1.0, 1.0)) -> Dict[str, float]:
         """The 12 sums/counts of one image (``{part}_{across,inside}_{sum,n}``)."""
+        finite = np.isfinite(pred)
         valid = self._valid(gt)
         in_crop = _crop_mask(self.crop, gt.shape)
+        out = dict(nonfinite=int((in_crop & ~finite).sum()), pixels=int(in_crop.sum()))
         if self.space == 'log':
             pred = np.log(pred)
             gt = np.log(np.where(valid, gt, 1.0))
-        out = {}
-        for part, depth, mask in (('pred', pred, in_crop), ('gt', gt, valid), ('pred_on_gt', pred, valid)):
+        for part, depth, mask in (('pred', pred, in_crop & finite), ('gt', gt, valid),
+                                  ('pred_on_gt', pred, valid & finite)):
             for k, v in seam_stats(depth, mask, self.patch_size, scale).items():
                 out[f'{part}_{k}'] = v
         return out
@@ -262,6 +285,13 @@ class SpatialContinuityMetric(_DepthPairMixin, BaseMetric):
             else:
                 value = across / inside  # NaN when no pixel pair was counted
             metrics[f'spatial_{part}'] = float(value)
+        n_bad, n_pix = sum(r.get('nonfinite', 0) for r in results), sum(r.get('pixels', 0) for r in results)
+        metrics['spatial_nonfinite_pred'] = _ratio(n_bad, n_pix)
+        if n_bad:
+            MMLogger.get_current_instance().warning(
+                f'SpatialContinuityMetric: {n_bad} of {n_pix} predicted pixels in the crop are non-finite (NaN/inf); '
+                'pixel pairs touching them are left out (with none left the ratios are NaN, never 1.0): the model '
+                'is broken (spatial_nonfinite_pred)')
         MMLogger.get_current_instance().info(
             f'SpatialContinuityMetric over {len(results)} items (patch {self.patch_size:g} px, {self.space}, '
             f'crop={self.crop!r}): ' + ', '.join(f'{k}={v:.4f}' for k, v in metrics.items()))

@@ -164,8 +164,9 @@ class DepthEvalMetric(BaseMetric):
     warning and counted.
 
     Reads ``pred_depth_map`` and ``gt_depth_map`` (``(1, H, W)`` metres, same size) from each data
-    sample. Output keys: ``d1 d2 d3 abs_rel sq_rel rmse rmse_log log10 silog rmse_log_unrooted``
-    (with ``prefix/`` when ``prefix`` is set).
+    sample. Output keys: ``d1 d2 d3 abs_rel sq_rel rmse rmse_log log10 silog rmse_log_unrooted``, and
+    ``nonfinite_pred``: the share of evaluated pixels (valid ground truth inside the crop) whose prediction is
+    NaN or inf, pooled over images; a warning names such images (with ``prefix/`` when ``prefix`` is set).
 
     Args:
         min_depth, max_depth (float): evaluation range (NYU 1e-3/10, KITTI 1e-3/80).
@@ -247,8 +248,6 @@ class DepthEvalMetric(BaseMetric):
                              f'{gt.shape} of {name!r} must be the same HxW (the estimator '
                              f'returns predictions at the ground-truth frame, ori_shape)')
         valid = (gt > self.min_depth) & ((gt <= self.max_depth) if self.max_inclusive else (gt < self.max_depth))
-        if self.min_pred is not None:
-            valid &= pred > self.min_pred  # (NaN compares False: not counted)
         if img_crop_box is not None:
             left, top, right, bottom = (int(v) for v in img_crop_box)
             predicted = np.zeros_like(valid)
@@ -259,6 +258,10 @@ class DepthEvalMetric(BaseMetric):
             in_crop = np.zeros_like(valid)
             in_crop[box[0]:box[1], box[2]:box[3]] = True
             valid &= in_crop
+        # non-finite predictions on the evaluated pixels, counted before min_pred (which would drop NaN silently)
+        self._last_counts = (int(valid.sum()), int((valid & ~np.isfinite(pred)).sum()))
+        if self.min_pred is not None:
+            valid &= pred > self.min_pred  # (NaN compares False: not counted, but in nonfinite_pred)
         if not valid.any():
             return None
         if self.focal_rescale is not None:
@@ -287,11 +290,13 @@ class DepthEvalMetric(BaseMetric):
                 raise KeyError(f'DepthEvalMetric needs {self.pred_key} and gt_depth_map in every '
                                f'data sample; {name!r} lacks '
                                f"{self.pred_key if pred is None else 'gt_depth_map'}")
+            self._last_counts = (0, 0)
             errors = self.evaluate_image(pred, gt, name, _meta(sample, 'img_crop_box'), _meta(sample, 'focal'))
+            counts = dict(n_eval=self._last_counts[0], n_nonfinite=self._last_counts[1])
             if errors is None:
-                self.results.append(dict(img_path=name, skipped=True))
+                self.results.append(dict(counts, img_path=name, skipped=True))
             else:
-                self.results.append(dict(errors, img_path=name, skipped=False))
+                self.results.append(dict(errors, **counts, img_path=name, skipped=False))
 
     def _save_png(self, pred, name: str) -> None:
         """mmseg's ``DepthMetric`` output: ``{output_dir}/{image stem}.png``, uint16 of depth x
@@ -310,6 +315,17 @@ class DepthEvalMetric(BaseMetric):
             return OrderedDict()
         kept = [r for r in results if not r.get('skipped')]
         skipped = [r['img_path'] for r in results if r.get('skipped')]
+        n_eval = sum(r.get('n_eval', 0) for r in results)
+        n_bad = sum(r.get('n_nonfinite', 0) for r in results)
+        share = n_bad / n_eval if n_eval else float('nan')
+        if n_bad:
+            bad = [r['img_path'] for r in results if r.get('n_nonfinite')]
+            logger.warning(
+                f'DepthEvalMetric: {n_bad} of {n_eval} evaluated pixels ({100 * share:.2f} %) of {len(bad)} image(s) '
+                f'have a non-finite (NaN/inf) prediction, e.g. {bad[:3]}; they are '
+                + ('dropped by min_pred' if self.min_pred is not None else
+                   'clamped (NaN, -inf -> min_depth, +inf -> max_depth) as in BTS/AdaBins')
+                + ': the model is broken, these metrics do not describe it (nonfinite_pred)')
         if skipped:
             logger.warning(
                 f'DepthEvalMetric: skipped {len(skipped)} of {len(results)} images with no valid '
@@ -317,9 +333,12 @@ class DepthEvalMetric(BaseMetric):
                 f'e.g. {skipped[:3]}')
         if not kept:
             logger.warning('DepthEvalMetric: no image had a valid pixel; every metric is NaN')
-            return OrderedDict((k, float('nan')) for k in METRIC_NAMES)
+            out = OrderedDict((k, float('nan')) for k in METRIC_NAMES)
+            out['nonfinite_pred'] = share
+            return out
         metrics = OrderedDict(
             (k, float(np.mean([r[k] for r in kept], dtype=np.float64))) for k in METRIC_NAMES)
+        metrics['nonfinite_pred'] = share  # share of evaluated pixels whose prediction was NaN or inf
         logger.info(f'DepthEvalMetric over {len(kept)} images (crop={self.crop!r}, range '
                     f'({self.min_depth:g}, {self.max_depth:g}]): ' +
                     ', '.join(f'{k}={v:.4f}' for k, v in metrics.items()))

@@ -42,29 +42,41 @@ def pair_flicker(depth_prev: np.ndarray, depth_cur: np.ndarray, grey_prev: np.nd
     if not (d0.shape == d1.shape == g0.shape == g1.shape):
         raise ValueError(f'flicker: depth {d0.shape}, {d1.shape} and images {g0.shape}, {g1.shape} must be the '
                          'same HxW')
-    static = (np.abs(g1 - g0) <= colour_tol) & np.isfinite(d0) & np.isfinite(d1) & (d0 > 0) & (d1 > 0)
+    finite = np.isfinite(d0) & np.isfinite(d1)
+    n_bad = int(d0.size - np.isfinite(d0).sum() + d1.size - np.isfinite(d1).sum())
+    if n_bad:  # a NaN is not a stable depth: the pair gets no flicker (never 0.0, "perfect"), only its count
+        return dict(flicker=float('nan'), static_fraction=float('nan'), nonfinite=n_bad, pixels=d0.size + d1.size)
+    static = (np.abs(g1 - g0) <= colour_tol) & finite & (d0 > 0) & (d1 > 0)
     if not static.any():
         return None
     rel = np.abs(d1[static] - d0[static]) / d1[static]
-    return dict(flicker=float(np.median(rel)), static_fraction=float(static.mean()))
+    return dict(flicker=float(np.median(rel)), static_fraction=float(static.mean()), nonfinite=0,
+                pixels=d0.size + d1.size)
 
 
 def summarise_flicker(pairs: Sequence[Optional[dict]]) -> Dict[str, float]:
-    """Median and mean of the pairs' flicker, mean static share, counts (pairs without static pixels skipped)."""
-    kept = [p for p in pairs if p is not None]
+    """Median and mean of the pairs' flicker, mean static share, counts (pairs without static pixels skipped),
+    and ``nonfinite_pred``: the share of predicted pixels that are NaN or inf. A pair with a non-finite prediction
+    is not scored (``pairs_with_nonfinite``); with no scored pair, flicker and static_fraction are NaN."""
+    seen = [p for p in pairs if p is not None and 'pixels' in p]
+    n_pix = sum(p['pixels'] for p in seen)
+    share = sum(p['nonfinite'] for p in seen) / n_pix if n_pix else float('nan')
+    broken = [p for p in pairs if p is not None and p.get('nonfinite')]
+    kept = [p for p in pairs if p is not None and not p.get('nonfinite')]
+    counts = dict(pairs=len(kept), pairs_without_static_pixels=sum(p is None for p in pairs),
+                  pairs_with_nonfinite=len(broken), nonfinite_pred=share)
     if not kept:
-        return OrderedDict(flicker=float('nan'), flicker_mean=float('nan'), static_fraction=0.0, pairs=0,
-                           pairs_without_static_pixels=len(pairs))
+        return OrderedDict(flicker=float('nan'), flicker_mean=float('nan'), static_fraction=float('nan'), **counts)
     values = np.array([p['flicker'] for p in kept])
     return OrderedDict(flicker=float(np.median(values)), flicker_mean=float(values.mean()),
-                       static_fraction=float(np.mean([p['static_fraction'] for p in kept])), pairs=len(kept),
-                       pairs_without_static_pixels=len(pairs) - len(kept))
+                       static_fraction=float(np.mean([p['static_fraction'] for p in kept])), **counts)
 
 
 @METRICS.register_module()
 class FlickerMetric(BaseMetric):
     """``flicker`` (median over frame pairs), ``flicker_mean``, ``static_fraction`` on ``DepthFramePairDataset``
-    batches (``collate_fn=dict(type='frame_pair_collate')``); no ground truth is read. ``colour_tol``: the grey
+    batches (``collate_fn=dict(type='frame_pair_collate')``); no ground truth is read. ``flicker_nonfinite_pred``:
+    the share of predicted pixels that are NaN or inf (pairs holding any are not scored, with a warning). ``colour_tol``: the grey
     level change (0-255) under which a pixel counts as static."""
     default_prefix: Optional[str] = ''
 
@@ -109,5 +121,13 @@ class FlickerMetric(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         out = summarise_flicker([r['stats'] for r in results])
-        return OrderedDict((k, float(v)) for k, v in out.items() if k in ('flicker', 'flicker_mean',
-                                                                          'static_fraction'))
+        if out['pairs_with_nonfinite']:
+            from mmengine.logging import MMLogger
+            MMLogger.get_current_instance().warning(
+                f"FlickerMetric: {out['pairs_with_nonfinite']} of {len(results)} frame pairs have non-finite (NaN/inf) "
+                f"predictions ({100 * out['nonfinite_pred']:.2f} % of the predicted pixels) and are not scored: "
+                'the model is broken (flicker_nonfinite_pred)')
+        metrics = OrderedDict((k, float(v)) for k, v in out.items() if k in ('flicker', 'flicker_mean',
+                                                                             'static_fraction'))
+        metrics['flicker_nonfinite_pred'] = float(out['nonfinite_pred'])
+        return metrics

@@ -58,7 +58,7 @@ class NormalizedDeltaMetric(BaseMetric):
     Not comparable with the field's protocol (``DepthEvalMetric``); report both. ``with_silog=True`` also
     reports ``silog_loss``, the code's validation loss (per image, gt > 0.1, lambda 0.85, x10, variance
     floored at 1e-6) that its early stopping monitors. Keys: ``norm_delta/d1``, ``d2``, ``d3``,
-    ``silog_loss``. Reads ``pred_depth_map`` / ``gt_depth_map`` ``(1, H, W)`` of the same size.
+    ``silog_loss``, ``nonfinite_pred`` (share of the counted pixels whose prediction is NaN or inf; warned). Reads ``pred_depth_map`` / ``gt_depth_map`` ``(1, H, W)`` of the same size.
     """
     default_prefix: Optional[str] = 'norm_delta'
 
@@ -81,15 +81,28 @@ class NormalizedDeltaMetric(BaseMetric):
             res = normalized_delta(pred, gt, self.valid_only, self.min_depth, self.floor)
             if self.with_silog:
                 res['silog_loss'] = llm_mde_silog(pred, gt, self.min_depth)
+            counted = gt > self.min_depth if self.valid_only else torch.ones_like(gt, dtype=torch.bool)
+            res['_n'], res['_bad'] = int(counted.sum()), int((counted & ~torch.isfinite(pred)).sum())
+            res['_name'] = name
             self.results.append(res)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         out = {}
+        logger = MMLogger.get_current_instance()
+        n, bad = sum(r.get('_n', 0) for r in results), sum(r.get('_bad', 0) for r in results)
+        if bad:
+            logger.warning(f'NormalizedDeltaMetric: {bad} of {n} pixels have a non-finite (NaN/inf) prediction, in '
+                           f'{[r["_name"] for r in results if r.get("_bad")][:3]}: a NaN min-max normalises the '
+                           'whole image to NaN (every delta fails), and its silog_loss is NaN and left out of the '
+                           'mean: the model is broken (nonfinite_pred)')
         for key in results[0]:
+            if key.startswith('_'):
+                continue
             vals = torch.tensor([r[key] for r in results], dtype=torch.float64)
             vals = vals[~torch.isnan(vals)]
             out[key] = float(vals.mean()) if vals.numel() else float('nan')
-        MMLogger.get_current_instance().info(
+        out['nonfinite_pred'] = bad / n if n else float('nan')
+        logger.info(
             'LLM-MDE normalised metrics (per-image min-max; not the standard protocol): '
             + ', '.join(f'{k}={v:.4f}' for k, v in out.items()))
         return out

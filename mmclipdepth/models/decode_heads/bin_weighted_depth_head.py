@@ -31,8 +31,13 @@ def bin_centres(kind: Union[str, Sequence[float]], num_bins: int, min_depth: flo
             values = list(DEPTHCLIP_BINS)
         else:
             raise ValueError(f"bin_centres must be 'linear', 'log', 'depthclip' or a list, got {kind!r}")
-    else:
+    elif isinstance(kind, (list, tuple)):
         values = [float(v) for v in kind]
+    else:
+        raise ValueError(
+            f"decode_head.bins must be 'linear', 'log', 'depthclip' or a list of {num_bins} bin centres in metres, "
+            f'got {kind!r} ({type(kind).__name__}); the number of bins is the number of depth prompts of the text '
+            'encoder, not a setting of bins')
     c = torch.tensor(values, dtype=torch.float32)
     if c.numel() != num_bins:
         raise ValueError(f'{c.numel()} bin centres ({kind!r}) but the text encoder has {num_bins} prompts')

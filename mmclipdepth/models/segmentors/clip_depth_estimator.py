@@ -7,7 +7,7 @@ from mmseg.models.segmentors import DepthEstimator
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils.checkpoint_guard import check_incoming_state, last_checkpoint_source
+from ...checkpoint.guard import check_incoming_state, last_checkpoint_source
 from ..utils.clip_loader import shared_clip_scope
 
 __all__ = ['CLIPDepthEstimator']
@@ -25,6 +25,14 @@ class CLIPDepthEstimator(DepthEstimator):
     inference, fixed here). The backbone and head are built inside ``shared_clip_scope`` so a CLIP image tower
     and text tower with identical arguments come from one instance (weights loaded once).
     """
+
+    def __new__(cls, *args, **kwargs):
+        # the config the model is built from (the registry passes every setting as a keyword), for the
+        # checkpoint identity (mmclipdepth.checkpoint.identity): set before any subclass __init__ edits it
+        obj = super().__new__(cls)
+        import copy
+        obj.__dict__['build_cfg'] = dict(type=cls.__name__, **copy.deepcopy(kwargs)) if not args else None
+        return obj
 
     def __init__(self, *args, **kwargs):
         for key in ('train_cfg', 'test_cfg'):

@@ -64,6 +64,30 @@ class LLMDepthEstimator(CLIPDepthEstimator):
         else:
             self.language_to_depth = None
         self.prompt_generator = MODELS.build(prompt_generator) if prompt_generator is not None else None
+        if self.prompt_generator is not None:
+            self._check_sequence_length()
+
+    def _check_sequence_length(self) -> None:
+        """[prompt ; image tokens] must fit the decoder's ``max_position_embeddings``; otherwise BERT fails deep
+        inside with a tensor-size error. Measured on a representative prompt (a seeded random image, a coarse
+        depth of 88.88 m: statistics of 2-3 digits) and the backbone's token count at its input size."""
+        config = getattr(getattr(self.language_model, 'decoder', None), 'config', None)
+        limit = getattr(config, 'max_position_embeddings', None)
+        if not isinstance(limit, int) or not hasattr(self.language_model, 'tokenize'):
+            return
+        size = getattr(self.backbone, 'input_size', None) or (224, 224)
+        gen = torch.Generator().manual_seed(0)
+        img = torch.randn(1, 3, *size, generator=gen)
+        with torch.no_grad():
+            n_image = int(self.backbone(img)[-1].shape[1])
+            text = self.prompt_generator(img, coarse_depth=torch.full((1, 1, 8, 8), 88.88))[0]
+        n_prompt = int(self.language_model.tokenize([text])[0].shape[1])
+        if n_prompt + n_image > limit:
+            raise ValueError(
+                f'LLMDepthEstimator: the prompt ({n_prompt} tokens, model.prompt_generator.description / task / '
+                f'start_text / end_text) plus the {n_image} image tokens (model.backbone) make {n_prompt + n_image} '
+                f'positions, more than the language model\'s max_position_embeddings {limit} '
+                f'(model.language_model.decoder_model): shorten the prompt or use a model with more positions')
 
     def _reprogrammed(self, inputs: Tensor) -> Tensor:
         tokens = self.backbone(inputs)[-1]

@@ -98,6 +98,10 @@ def weights_quick_gelu(model_name: str, pretrained: Optional[str], arch_cfg: Opt
     TorchScript archive or an OpenAI-format state dict (it holds ``input_resolution`` / ``context_length`` /
     ``vocab_size``). Unknown: random weights, or a state-dict file that does not say.
     """
+    if _is_local_dir(model_name):
+        q = (_local_dir_config(model_name).get('model_cfg') or {}).get('quick_gelu')
+        where = f"{model_name[len(_LOCAL_DIR):]}/open_clip_config.json"
+        return (None, f'{where} (no model_cfg.quick_gelu)') if q is None else (bool(q), where)
     if pretrained is None:
         return None, 'random weights'
     if not _looks_like_path(pretrained):
@@ -138,7 +142,7 @@ def resolve_quick_gelu(model_name: str = 'RN50', pretrained: Optional[str] = Non
         return needed
     if asked is not None:
         return bool(asked)
-    if pretrained is None:
+    if pretrained is None and not _is_local_dir(model_name):
         if arch_cfg is not None:
             return False
         cfg = open_clip.get_model_config(model_name) or {}
@@ -188,8 +192,58 @@ def _load_torchscript_state_dict(path: str) -> dict:
     return sd
 
 
+_LOCAL_DIR = 'local-dir:'
+# the weight files open_clip looks for in a model folder (open_clip.factory._find_checkpoint_in_dir)
+_LOCAL_DIR_WEIGHTS = ('open_clip_model.safetensors', 'open_clip_pytorch_model.safetensors',
+                      'open_clip_pytorch_model.bin', 'open_clip_pytorch_model.pth')
+
+
+def _is_local_dir(model_name: str) -> bool:
+    return isinstance(model_name, str) and model_name.startswith(_LOCAL_DIR)
+
+
+def _local_dir_config(model_name: str) -> dict:
+    """The ``open_clip_config.json`` of a ``local-dir:`` model folder (the layout of every open_clip model
+    repository on the hub: ``open_clip_config.json`` + ``open_clip_model.safetensors``), checked: the folder, its
+    config and its weights must exist (open_clip itself only warns and builds random weights without them)."""
+    folder = osp.expanduser(model_name[len(_LOCAL_DIR):])
+    cfg_path = osp.join(folder, 'open_clip_config.json')
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'CLIP model folder {folder!r} (clip.model_name={model_name!r}) does not exist. '
+                                + _HOW_TO_SUPPLY)
+    if not osp.isfile(cfg_path):
+        raise FileNotFoundError(f'CLIP model folder {folder!r} has no open_clip_config.json (an open_clip model '
+                                'folder holds open_clip_config.json and open_clip_model.safetensors).')
+    if not any(osp.isfile(osp.join(folder, n)) for n in _LOCAL_DIR_WEIGHTS):
+        raise FileNotFoundError(f'CLIP model folder {folder!r} holds no weights: expected one of '
+                                f'{", ".join(_LOCAL_DIR_WEIGHTS)}.')
+    try:
+        with open(cfg_path, encoding='utf-8') as f:
+            cfg = json.load(f)
+    except ValueError as e:
+        raise ValueError(f'{cfg_path!r} is not valid JSON: {e}') from e
+    if not isinstance(cfg, dict) or not isinstance(cfg.get('model_cfg'), dict):
+        raise ValueError(f'{cfg_path!r} has no "model_cfg" object (open_clip\'s model folder format).')
+    return cfg
+
+
 def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
            cache_dir: Optional[str], quick_gelu: bool) -> torch.nn.Module:
+    if _is_local_dir(model_name):
+        if arch_cfg is not None:
+            raise ValueError(f'clip.model_name={model_name!r} names a model folder, which carries its architecture: '
+                             'set clip.arch_cfg=None.')
+        _local_dir_config(model_name)
+        if pretrained is not None:
+            MMLogger.get_current_instance().info(
+                f'CLIP weights come from the model folder {model_name!r}; pretrained={pretrained!r} is not used.')
+        try:
+            with _quiet_random_notice():  # the folder's weights are loaded by create_model itself
+                model = open_clip.create_model(model_name, force_quick_gelu=quick_gelu)
+        except Exception as e:  # noqa: BLE001 - re-raised with the folder named
+            raise RuntimeError(f'Could not load the CLIP model folder {model_name!r}: {type(e).__name__}: {e}') from e
+        MMLogger.get_current_instance().info(f'Loaded CLIP weights from the model folder {model_name!r}')
+        return model.float()
     if arch_cfg is not None:
         cfg = dict(arch_cfg)
         cfg['quick_gelu'] = quick_gelu

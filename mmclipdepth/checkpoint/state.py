@@ -1,4 +1,4 @@
-"""Reading a checkpoint's state dict, and building a model whose frozen CLIP comes from the checkpoint."""
+"""A checkpoint's state dict and keys, and building a model whose frozen CLIP comes from the checkpoint."""
 import os.path as osp
 from collections import OrderedDict
 from typing import Optional, Set
@@ -17,15 +17,15 @@ def checkpoint_state_dict(checkpoint) -> OrderedDict:
 
 def checkpoint_keys(path: str) -> Optional[Set[str]]:
     """The model keys of a checkpoint file, read without loading its tensors (memory-mapped)."""
-    import torch
-    from .._compat import safe_torch_load
+    from .identity import IDENTITY_KEY
+    from .reader import safe_torch_load
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint file {path!r} does not exist')
     try:
-        raw = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001 - not mmap-able: read it the checked way (clear errors for bad files)
-        raw = safe_torch_load(path, map_location='cpu')
-    return set(checkpoint_state_dict(raw))
+        raw = safe_torch_load(path, map_location='cpu', verify=False, mmap=True)
+    except RuntimeError:  # a legacy (not mmap-able) file: read it whole
+        raw = safe_torch_load(path, map_location='cpu', verify=False)
+    return set(checkpoint_state_dict(raw)) - {IDENTITY_KEY}
 
 
 def holds_clip_weights(keys) -> bool:

@@ -13,7 +13,11 @@ is copied in:
   recomputed from the config, never taken from a checkpoint: a checkpoint whose saved values disagree is
   refused, naming both (a KITTI checkpoint in an NYU config, ``bins='log'`` over a linear checkpoint);
 - a small checkpoint (frozen parameters left out, ``SafeCheckpointHook(save_frozen=False)``) must carry the
-  ``clip_digest`` of the configured CLIP, and is then completed with those frozen weights.
+  ``clip_digest`` of the configured CLIP, and is then completed with those frozen weights;
+- its identity (:mod:`.identity`) must match the fingerprint of the config the model was built from, listing
+  every differing key; a checkpoint without one loads with a warning saying what could not be checked;
+- no tensor the model does not have (a mirror checkpoint in a no-mirror config) and no non-finite value in
+  a learnable parameter or buffer.
 """
 from typing import Dict, List, Optional
 
@@ -23,13 +27,13 @@ from torch import Tensor, nn
 __all__ = ['CheckpointMismatchError', 'check_incoming_state', 'last_checkpoint_source', 'describe_values']
 
 
-class CheckpointMismatchError(ValueError):
-    """A checkpoint does not fit the model built from the config."""
+from .identity import (IDENTITY_KEY, CheckpointIdentityError, CheckpointMismatchError, compare_fingerprints,
+                       model_fingerprint, warn_unchecked)
 
 
 def last_checkpoint_source(state_dict: Optional[dict] = None) -> str:
     """The file the state dict's tensors were read from by the package's checkpoint loader (for messages)."""
-    from ..._compat import checkpoint_source_of
+    from .reader import checkpoint_source_of
     name = checkpoint_source_of(state_dict) if state_dict else None
     return repr(name) if name else 'the given state dict'
 
@@ -57,8 +61,37 @@ def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
                          source: Optional[str] = None) -> None:
     """Raise :class:`CheckpointMismatchError` unless ``state_dict`` fits ``model`` (see the module docstring)."""
     source = source or last_checkpoint_source(state_dict)
+    ident = None
+    for key in (prefix + IDENTITY_KEY, IDENTITY_KEY):
+        if key in state_dict:
+            ident = state_dict.pop(key)
+    build_cfg = getattr(model, 'build_cfg', None)
+    if isinstance(ident, dict) and ident.get('fingerprint') and build_cfg is not None:
+        diff = compare_fingerprints(ident['fingerprint'], model_fingerprint(build_cfg))
+        if diff:
+            raise CheckpointIdentityError(
+                f'checkpoint {source} was trained with another model config than this one ({len(diff)} '
+                f'setting(s) differ): ' + '; '.join(diff[:8]) + (' ...' if len(diff) > 8 else '')
+                + '. Use the config it was trained with'
+                + (f' (variant {ident.get("variant")!r})' if ident.get('variant') else '') + '.')
+    elif not isinstance(ident, dict):
+        warn_unchecked(source)
     state = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
     own = model.state_dict(keep_vars=True)
+    unexpected = [k for k in state if k not in own]
+    if unexpected:
+        raise CheckpointMismatchError(
+            f'checkpoint {source} holds {len(unexpected)} tensor(s) this model does not have '
+            f'{unexpected[:6]}{" ..." if len(unexpected) > 6 else ""}: it was trained with another config or '
+            'variant (their values would be dropped silently).')
+    trained = set(n for n, p in model.named_parameters() if p.requires_grad) | set(n for n, _ in model.named_buffers())
+    nonfinite = [k for k in state if k in trained and isinstance(state[k], Tensor) and state[k].is_floating_point()
+                 and state[k].numel() and not bool(torch.isfinite(state[k]).all())
+                 and bool(torch.isfinite(own[k].detach()).all())]  # a buffer that is -inf by design stays allowed
+    if nonfinite:
+        raise CheckpointMismatchError(
+            f'checkpoint {source} holds non-finite (NaN / inf) values in {nonfinite[:6]}: the run that wrote it '
+            'diverged; depth from it would be constant. Use an earlier checkpoint.')
     learnable = [n for n, p in model.named_parameters() if p.requires_grad]
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
     missing = [n for n in learnable if n not in state]

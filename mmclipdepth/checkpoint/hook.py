@@ -10,7 +10,8 @@ from mmengine.hooks import CheckpointHook
 from mmengine.runner import IterBasedTrainLoop
 from mmseg.registry import HOOKS
 
-from ...fileio.atomic_local_backend import atomic_write
+from .atomic import atomic_write
+from .identity import stamp
 
 __all__ = ['SafeCheckpointHook', 'capture_rng_state', 'restore_rng_state', 'small_state_dict']
 
@@ -20,6 +21,16 @@ def small_state_dict(model, state: dict) -> dict:
     parameters, every buffer (train-mode BatchNorm statistics, bins, the CLIP digest) - stays."""
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     return type(state)((k, v) for k, v in state.items() if k not in frozen)
+
+
+def _depth_range(cfg):
+    """The (min_depth, max_depth) of the config's test (else val) evaluator, or None."""
+    for key in ('test_evaluator', 'val_evaluator'):
+        evaluators = cfg.get(key) if cfg is not None else None
+        for ev in ([evaluators] if isinstance(evaluators, dict) else list(evaluators or ())):
+            if isinstance(ev, dict) and 'max_depth' in ev:
+                return (float(ev.get('min_depth', 0.0)), float(ev['max_depth']))
+    return None
 
 
 def capture_rng_state() -> dict:
@@ -57,7 +68,7 @@ class SafeCheckpointHook(CheckpointHook):
       seeds of ``PerSampleSeedSampler`` a resumed run repeats the uninterrupted one.
     """
 
-    def __init__(self, *args, backend_args=None, save_frozen: bool = True, **kwargs):
+    def __init__(self, *args, backend_args=None, save_frozen: bool = True, overwrite: bool = False, **kwargs):
         out_dir = kwargs.get('out_dir')
         if backend_args is None and kwargs.get('file_client_args') is None and \
                 (out_dir is None or '://' not in str(out_dir)):
@@ -65,13 +76,34 @@ class SafeCheckpointHook(CheckpointHook):
         super().__init__(*args, backend_args=backend_args, **kwargs)
         self._pending_rng = None
         self.save_frozen = bool(save_frozen)
+        self.overwrite = bool(overwrite)
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
+        self._refuse_overwrite(runner)
         if is_main_process() and self.out_dir and '://' not in str(self.out_dir) and osp.isdir(self.out_dir):
             for name in os.listdir(self.out_dir):  # temporary files of a save that was killed
                 if name.startswith('.') and name.endswith('.tmp'):
                     os.remove(osp.join(self.out_dir, name))
+
+    def _refuse_overwrite(self, runner) -> None:
+        """A run never overwrites an earlier run's checkpoints: a fresh run (no ``--resume``) into a folder
+        that already holds checkpoints is refused unless ``overwrite=True`` (``tools/train.py
+        --overwrite-checkpoints``)."""
+        if self.overwrite or getattr(runner, '_resume', False) or not self.out_dir or '://' in str(self.out_dir):
+            return
+        folder = str(self.out_dir)
+        if not osp.isdir(folder):
+            return
+        found = sorted(n for n in os.listdir(folder) if n.endswith('.pth') and not n.startswith('.'))
+        if osp.isfile(osp.join(runner.work_dir, 'last_checkpoint')):
+            found.append('last_checkpoint')
+        if found:
+            raise FileExistsError(
+                f'work dir {folder!r} already holds checkpoints of an earlier run ({", ".join(found[:4])}'
+                f'{", ..." if len(found) > 4 else ""}): a new run would overwrite them. Continue that run with '
+                '--resume, give another --work-dir, or pass --overwrite-checkpoints '
+                '(default_hooks.checkpoint.overwrite=True) to replace them on purpose.')
 
     # ------------------------------------------------------------------------------------------ saving
     def _save_checkpoint_with_step(self, runner, step, meta):
@@ -99,13 +131,30 @@ class SafeCheckpointHook(CheckpointHook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault('meta', {})['rng_state'] = capture_rng_state()
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         if not self.save_frozen:
-            model = runner.model.module if hasattr(runner.model, 'module') else runner.model
             checkpoint['state_dict'] = small_state_dict(model, checkpoint['state_dict'])
             checkpoint['meta']['frozen_parameters'] = 'not saved (restored from the configured CLIP on load)'
+        cfg = getattr(runner, 'cfg', None)
+        name = osp.splitext(osp.basename(cfg.filename))[0] if getattr(cfg, 'filename', None) else None
+        checkpoint['state_dict'] = stamp(checkpoint['state_dict'], model, variant=name, depth_range=_depth_range(cfg))
 
     # ------------------------------------------------------------------------------------------ resuming
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta') or {}
+        if getattr(runner, '_resume', False) and ('epoch' not in meta or 'iter' not in meta):
+            model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+            state = checkpoint.get('state_dict')
+            if isinstance(state, dict) and hasattr(model, 'build_cfg'):  # a wrong model is the first thing to say
+                import warnings
+                from .guard import check_incoming_state
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    check_incoming_state(model, type(state)(state))
+            raise ValueError(
+                'cannot --resume from this checkpoint: it holds weights only, no training state (epoch, '
+                'iteration, optimiser). To start a new run from these weights set load_from=CHECKPOINT '
+                '(or --cfg-options load_from=CHECKPOINT) without --resume.')
         state = (checkpoint.get('meta') or {}).get('rng_state')
         self._pending_rng = state if (state is not None and getattr(runner, '_resume', False)) else None
 

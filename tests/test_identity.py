@@ -1,0 +1,250 @@
+"""Every checkpoint carries what it is (docs/reliability.md, "Identity and integrity"): one test per case, each
+through the public API, the Runner or the command line, asserting the error and the file / key it names."""
+import io
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import pytest
+import torch
+from mmengine.runner import Runner
+from mmseg.registry import MODELS
+
+from conftest import REPO, tiny_runner_cfg
+from mmclipdepth.apis import init_depth_model
+from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointIdentityError, CheckpointMismatchError,
+                                    CorruptCheckpointError, OversizeCheckpointError, safe_torch_load, stamp)
+
+NYU7 = 'configs/clipdepth/nyu_baseline_learned7.py'
+NYU7C = 'configs/clipdepth/nyu_baseline_learned7_corrected.py'
+ENV = dict(os.environ, OMP_NUM_THREADS='2', HF_HUB_OFFLINE='1', PYTHONPATH=REPO)
+TOKEN = 'decode_head.text_encoder.depth_vecs'
+
+
+def _model(config=NYU7):
+    torch.manual_seed(0)
+    return MODELS.build(tiny_runner_cfg(config).model)
+
+
+def _save(path, state):
+    torch.save(dict(state_dict=state, meta=dict()), str(path))
+    return str(path)
+
+
+def _stamped(tmp_path, name='ck.pth', config=NYU7, edit=None):
+    """A checkpoint of a freshly built tiny ``config`` model with its identity (as SafeCheckpointHook writes)."""
+    model = _model(config)
+    state = model.state_dict()
+    if edit is not None:
+        edit(state)
+    return _save(tmp_path / name, stamp(state, model, variant='v'))
+
+
+def _run(*args, timeout=300):
+    return subprocess.run([sys.executable, *args], cwd=REPO, env=ENV, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A 2-iteration tiny run of the learned-7 config: its work dir and checkpoint (SafeCheckpointHook)."""
+    work = tmp_path_factory.mktemp('run')
+    cfg = tiny_runner_cfg(NYU7, work_dir=str(work))
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    Runner.from_cfg(cfg).train()
+    return work, str(work / 'iter_2.pth')
+
+
+# ------------------------------------------------------------------------------------------- identity
+def test_hook_writes_the_identity(trained):
+    _, ckpt = trained
+    ident = safe_torch_load(ckpt)['state_dict'][IDENTITY_KEY]
+    assert ident['fingerprint']['model.backbone.feature_mode'] == 'raw_layer4'
+    assert ident['depth_range'] == [0.001, 10.0]  # the NYU evaluator's range
+    assert TOKEN in ident['trained'] and 'backbone.visual.conv1.weight' not in ident['trained']
+    assert 'model.backbone.channels_last' not in ident['fingerprint']  # speed-only: left out
+
+
+def test_other_config_same_shapes_is_refused_with_the_differing_keys(trained):
+    """Case 1: a learned7 checkpoint evaluated with the corrected config (same tensor shapes)."""
+    _, ckpt = trained
+    with pytest.raises(CheckpointIdentityError, match=r"(?s)iter_2\.pth.*model\.backbone\.feature_mode: "
+                                                      r"raw_layer4 \(checkpoint\) vs dense_attnpool \(config\)"):
+        init_depth_model(tiny_runner_cfg(NYU7C), ckpt)
+
+
+def test_tools_test_refuses_other_config(trained, tmp_path):
+    _, ckpt = trained
+    cfg = tiny_runner_cfg(NYU7C, work_dir=str(tmp_path / 'w'))
+    path = str(tmp_path / 'corrected.py')
+    cfg.dump(path)
+    r = _run('tools/test.py', path, ckpt)
+    assert r.returncode != 0
+    assert 'iter_2.pth' in r.stderr and 'model.backbone.bn_mode: train (checkpoint) vs eval (config)' in r.stderr
+
+
+def test_checkpoint_without_identity_warns_what_was_not_checked(tmp_path):
+    model = _model()
+    ckpt = _save(tmp_path / 'old.pth', model.state_dict())
+    with pytest.warns(UserWarning, match=r"old\.pth.*carries no identity.*could not be checked"):
+        init_depth_model(tiny_runner_cfg(NYU7), ckpt)
+
+
+# ------------------------------------------------------------------------------------------- integrity
+def test_non_finite_tokens_are_refused_by_name(tmp_path):
+    """Case 2, with and without an identity."""
+    def nan(state):
+        state[TOKEN][0, 0] = float('nan')
+    with pytest.raises(CheckpointIdentityError, match=rf'nan\.pth.*non-finite.*{TOKEN}'):
+        init_depth_model(tiny_runner_cfg(NYU7), _stamped(tmp_path, 'nan.pth', edit=nan))
+    model = _model()
+    state = model.state_dict()
+    state[TOKEN][1, 1] = float('inf')
+    with pytest.raises(CheckpointMismatchError, match=rf'inf\.pth.*non-finite.*{TOKEN}'):
+        init_depth_model(tiny_runner_cfg(NYU7), _save(tmp_path / 'inf.pth', state))
+
+
+def test_flipped_bit_is_refused_naming_the_tensor_also_by_the_converter(tmp_path):
+    """Case 3: one bit of the token's bytes flipped in the file (torch does not check the zip CRC)."""
+    model = _model()
+    state = model.state_dict()
+    ckpt = _save(tmp_path / 'flip.pth', stamp(state, model))
+    raw = open(ckpt, 'rb').read()
+    token_bytes = state[TOKEN].numpy().tobytes()
+    at = raw.find(token_bytes)
+    assert at > 0 and raw.count(token_bytes) == 1
+    data = bytearray(raw)
+    data[at + 3] ^= 0x40  # the exponent bits of the first float
+    open(ckpt, 'wb').write(bytes(data))
+    with pytest.raises(CheckpointIdentityError, match=rf'flip\.pth.*{TOKEN}.*digest'):
+        init_depth_model(tiny_runner_cfg(NYU7), ckpt)
+    cfg_path = str(tmp_path / 'tiny.py')
+    tiny_runner_cfg(NYU7).dump(cfg_path)
+    r = _run('tools/model_converters/checkpoint_size.py', cfg_path, ckpt, str(tmp_path / 'small.pth'),
+             '--to', 'small')
+    assert r.returncode != 0 and 'flip.pth' in r.stderr and TOKEN in r.stderr
+    assert not osp.exists(tmp_path / 'small.pth')
+
+
+def test_unexpected_trained_tensor_is_refused_by_name(tmp_path):
+    """Case 18: a checkpoint with tensors the model lacks (a mirror checkpoint in a no-mirror config)."""
+    model = _model()
+    state = model.state_dict()
+    state['decode_head.mirror.weight'] = torch.zeros(3)
+    with pytest.raises(CheckpointMismatchError, match=r"extra\.pth.*'decode_head\.mirror\.weight'"):
+        init_depth_model(tiny_runner_cfg(NYU7), _save(tmp_path / 'extra.pth', state))
+
+
+# ------------------------------------------------------------------------------------------- the file
+def test_random_bytes_and_raw_tensor_data_are_corrupt_not_malicious(tmp_path):
+    """Case 10."""
+    rnd = tmp_path / 'random.pth'
+    rnd.write_bytes(bytes([7]) + os.urandom(4096))
+    raw = tmp_path / 'raw.pth'
+    torch.randn(1000).numpy().tofile(str(raw))
+    for path in (rnd, raw):
+        with pytest.raises(CorruptCheckpointError, match=rf'{path.name}.*not a torch checkpoint.*not reported as '
+                                                         'malicious'):
+            init_depth_model(tiny_runner_cfg(NYU7), str(path))
+
+
+def test_plain_zip_renamed_pth_names_the_file(tmp_path):
+    """Case 11: a stored zip without torch's records, and a compressed one."""
+    stored = tmp_path / 'stored.pth'
+    with zipfile.ZipFile(stored, 'w', zipfile.ZIP_STORED) as zf:
+        zf.writestr('notes.txt', 'hello')
+    with pytest.raises(CorruptCheckpointError, match=r"stored\.pth.*not a torch checkpoint.*data\.pkl"):
+        safe_torch_load(str(stored))
+    deflated = tmp_path / 'deflated.pth'
+    with zipfile.ZipFile(deflated, 'w', zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr('notes.txt', 'hello')
+    with pytest.raises(OversizeCheckpointError, match=r"deflated\.pth.*compressed"):
+        safe_torch_load(str(deflated))
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    """Issue 24: a ~1 MB checkpoint zip holding a 1 GiB tensor of zeros, loaded in a process whose address space
+    is limited to what it already uses + 512 MiB, so inflating it would fail (and cannot take the machine down)."""
+    bomb = tmp_path / 'bomb.pth'
+    buf = io.BytesIO()
+    torch.save({'state_dict': {'w': torch.zeros(4)}}, buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+            zipfile.ZipFile(bomb, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
+        for info in src.infolist():
+            if info.filename.endswith('data/0'):
+                with dst.open(info.filename, 'w', force_zip64=True) as f:
+                    chunk = bytes(64 * 2**20)
+                    for _ in range(16):  # 1 GiB
+                        f.write(chunk)
+            else:
+                dst.writestr(info.filename, src.read(info.filename))
+    assert osp.getsize(bomb) < 2 * 2**20
+    script = textwrap.dedent(f"""
+        import resource, sys
+        import mmclipdepth
+        from mmclipdepth.checkpoint import safe_torch_load, OversizeCheckpointError
+        vm = [int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmSize')][0]
+        resource.setrlimit(resource.RLIMIT_AS, (vm + 512 * 2**20, vm + 512 * 2**20))
+        try:
+            safe_torch_load({str(bomb)!r})
+        except OversizeCheckpointError as e:
+            print(e); sys.exit(3)
+        """)
+    r = _run('-c', script)
+    assert r.returncode == 3, r.stderr[-2000:]
+    assert 'bomb.pth' in r.stdout and 'compressed' in r.stdout
+
+
+# ------------------------------------------------------------------------------------------- work dirs, resume
+def test_a_second_run_never_overwrites_checkpoints(trained):
+    """Case 8: a new run (no --resume) into a work dir that holds checkpoints is refused, naming them."""
+    work, _ = trained
+    before = open(osp.join(work, 'iter_2.pth'), 'rb').read()
+    cfg = tiny_runner_cfg(NYU7, work_dir=str(work))
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    with pytest.raises(FileExistsError, match=r'iter_2\.pth.*--resume.*--overwrite-checkpoints'):
+        Runner.from_cfg(cfg).train()
+    assert open(osp.join(work, 'iter_2.pth'), 'rb').read() == before
+
+
+def test_empty_last_checkpoint_is_named(tmp_path):
+    """Case 13, through tools/train.py --resume."""
+    work = tmp_path / 'w'
+    work.mkdir()
+    (work / 'last_checkpoint').write_text('')
+    cfg_path = str(tmp_path / 'tiny.py')
+    tiny_runner_cfg(NYU7, work_dir=str(work)).dump(cfg_path)
+    r = _run('tools/train.py', cfg_path, '--resume')
+    assert r.returncode != 0
+    assert 'last_checkpoint' in r.stderr and 'is empty' in r.stderr
+
+
+def test_resume_from_weights_only_says_use_load_from(tmp_path):
+    """Case 14."""
+    ckpt = _stamped(tmp_path, 'weights.pth')
+    cfg = tiny_runner_cfg(NYU7, work_dir=str(tmp_path / 'w'))
+    cfg.load_from, cfg.resume = ckpt, True
+    with pytest.raises(ValueError, match=r'no training state.*load_from'):
+        Runner.from_cfg(cfg).train()
+
+
+# ------------------------------------------------------------------------------------------- configs
+def test_config_key_typo_names_the_nearest_key(tmp_path):
+    """Case 7: ``trian_cfg`` in a config given to tools/train.py."""
+    cfg_path = tmp_path / 'typo.py'
+    cfg_path.write_text(f"_base_ = [{osp.join(REPO, NYU7)!r}]\ntrian_cfg = dict(max_iters=5)\n")
+    r = _run('tools/train.py', str(cfg_path), '--work-dir', str(tmp_path / 'w'))
+    assert r.returncode != 0
+    assert "'trian_cfg'" in r.stderr and "did you mean 'train_cfg'" in r.stderr and 'typo.py' in r.stderr
+
+
+@pytest.mark.parametrize('bins', [0, -3])
+def test_integer_bins_name_the_key(bins):
+    """Case 12."""
+    cfg = tiny_runner_cfg(NYU7)
+    cfg.model.decode_head.bins = bins
+    with pytest.raises(ValueError, match=rf'decode_head\.bins .* got {bins}'):
+        MODELS.build(cfg.model)

@@ -1,0 +1,85 @@
+"""How far each float32 training step is from the authors' step in float64 (exact maths): learned-token gradients.
+
+For each config: its model with random CLIP weights rounded to fp16 (as OpenAI's checkpoints are stored), train
+mode (BatchNorm uses batch statistics, as the authors run it), and a batch of one bundled frame and its mirror
+(tests/data, resized to --size). Reported, as ``||g - g64|| / ||g64||`` over all learned tokens, for the
+authors' float32 step and the package's NCHW, channels-last (exact BatchNorm statistics) and channels-last with
+torch's native NHWC statistics paths (``mmclipdepth.testing.equivalence.float64_envelope``).
+
+    python tools/analysis/float64_envelope.py configs/clipdepth/nyu_baseline_learned7.py \
+        configs/clipdepth/nyu_baseline_learned256_log.py --size 416 544
+    python tools/analysis/float64_envelope.py configs/clipdepth/kitti_baseline_learned256_log.py --size 352 1216
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: one bundled frame per dataset: RGB, depth PNG and the PNG's units per metre
+FRAMES = {
+    'nyu': ('tests/data/nyu/official_splits/train/bookstore/rgb_00001.jpg',
+            'tests/data/nyu/official_splits/train/bookstore/sync_depth_00001.png', 1000.0),
+    'kitti': ('tests/data/kitti/raw/2011_09_26/2011_09_26_drive_0001_sync/image_02/data/0000000005.png',
+              'tests/data/kitti/data_depth_annotated/2011_09_26_drive_0001_sync/proj_depth/groundtruth/image_02/'
+              '0000000005.png', 256.0),
+}
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def frame_and_mirror(dataset: str, size):
+    """(2, 3, H, W) CLIP-normalised inputs and data samples (frame, horizontal mirror), resized to ``size``."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    rgb_path, depth_path, scale = FRAMES[dataset]
+    h, w = size
+    rgb = Image.open(osp.join(REPO, rgb_path)).convert('RGB').resize((w, h), Image.BILINEAR)
+    depth = Image.open(osp.join(REPO, depth_path)).resize((w, h), Image.NEAREST)
+    x = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    x = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
+    d = torch.from_numpy(np.asarray(depth, dtype=np.float32) / scale)[None]
+    inputs = torch.stack([x, x.flip(-1)])
+    samples = []
+    for dm in (d, d.flip(-1)):
+        s = SegDataSample()
+        s.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), flip=False,
+                            padding_size=[0, 0, 0, 0]))
+        s.gt_depth_map = PixelData(data=dm.clone())
+        samples.append(s)
+    return inputs, samples
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('configs', nargs='+')
+    p.add_argument('--size', type=int, nargs=2, default=[416, 544], metavar=('H', 'W'))
+    p.add_argument('--out', default=None, help='also write the JSON here')
+    args = p.parse_args()
+    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
+    from benchmark_harness import _load_model_cfg
+    from mmclipdepth.testing.equivalence import build_model, float64_envelope, prepare_model_cfg
+    rows = {}
+    for config in args.configs:
+        model = build_model(prepare_model_cfg(_load_model_cfg(config)))
+        with torch.no_grad():
+            for prm in model.backbone.visual.parameters():
+                prm.copy_(prm.half().float())
+        dataset = 'kitti' if 'kitti' in osp.basename(config) else 'nyu'
+        inputs, samples = frame_and_mirror(dataset, args.size)
+        rows[config] = float64_envelope(model, inputs, samples)
+        r = rows[config]
+        print(f'{osp.basename(config)} {args.size[0]}x{args.size[1]}: '
+              + ', '.join(f'{k} {v:.3g}' for k, v in r.items())
+              + f"; channels-last / authors = {r['ours_channels_last'] / r['authors_float32']:.2f}", flush=True)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(size=args.size, threads=torch.get_num_threads(), rows=rows), f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
