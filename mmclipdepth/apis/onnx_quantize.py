@@ -36,7 +36,7 @@ def quantize_int8(onnx_path: str, images: Sequence[str], out: Optional[str] = No
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
-    from .onnx_depth_model import OnnxDepthModel, normalised_input, sidecar_path
+    from .onnx_depth_model import OnnxDepthModel, _sha256, normalised_input, sidecar_path
     methods = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy,
                    percentile=CalibrationMethod.Percentile)
     if method not in methods:
@@ -75,7 +75,7 @@ def quantize_int8(onnx_path: str, images: Sequence[str], out: Optional[str] = No
         quantize_static(pre, out, _Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
                         weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
                         calibrate_method=methods[method])
-    meta = dict(fp32.meta)
+    meta = dict(fp32.meta, graph_sha256=_sha256(out))  # the sidecar describes the int8 graph
     with open(sidecar_path(out), 'w', encoding='utf-8') as f:
         json.dump(meta, f, indent=1)  # the int8 session below needs it
     try:
