@@ -98,7 +98,8 @@ def main(argv=None):
                                   max_rel_diff=float(np.abs(b - a).max() / np.abs(a).max()),
                                   mean_abs_rel=float(np.mean(np.abs(b - a) / np.abs(a)))))
         int8_report = dict(calibration_images=[osp.relpath(c, repo) for c in calib], frames=deviation,
-                           size_mb=dict(fp32=os.path.getsize(onnx_path) / 1e6,
+                           size_mb=dict(fp32=sum(os.path.getsize(f) for f in (onnx_path, onnx_path + '.data')
+                                                 if osp.isfile(f)) / 1e6,  # the exporter's weights file too
                                         int8=os.path.getsize(int8_path(onnx_path)) / 1e6))
         times['onnxruntime_int8'] = []
         steps['onnxruntime_int8'] = lambda: runtime8.run(x_np)

@@ -24,7 +24,7 @@ Every model has random CLIP weights of the configured architecture (the cost doe
 
 The sections run in that order except that the loader follows the training step, and ``inference`` (the
 slowest to prepare: ``torch.compile`` and TensorRT engines per shape) comes last. ``--budget-s`` (default 480 s,
-the 8 minutes the report is meant to take on one H100): once that much wall time has passed, every measurement
+the 8 minutes the report is meant to take on one H100; no budget with ``--tiny`` unless given): once that much wall time has passed, every measurement
 not yet started is listed as skipped with that reason, so the command ends soon after the budget whatever the
 machine (one measurement already running is finished). ``--save-outputs DIR`` keeps each inference run's depth
 (``HxW_bB_RUN.npy``) so that the deviations can be recomputed.
@@ -422,8 +422,9 @@ def main(argv=None):
     p.add_argument('--compile-backend', default='inductor',
                    help="torch.compile backend (default inductor; 'eager' = graph capture only, for a quick smoke run)")
     p.add_argument('--skip', nargs='+', default=[], choices=['train', 'sweep', 'inference', 'loader'])
-    p.add_argument('--budget-s', type=float, default=480.0,
-                   help='wall-time budget: measurements not started when it is spent are listed as skipped')
+    p.add_argument('--budget-s', type=float, default=None,
+                   help='wall-time budget (default 480 s; none with --tiny): measurements not started when it is '
+                   'spent are listed as skipped')
     p.add_argument('--save-outputs', default=None, metavar='DIR',
                    help='keep each inference run\'s depth as DIR/HxW_bB_RUN.npy (to recompute the deviations)')
     args = p.parse_args(argv)
@@ -437,7 +438,9 @@ def main(argv=None):
     s = TINY if args.tiny else FULL
     global DEADLINE
     start = time.perf_counter()
-    DEADLINE = start + args.budget_s
+    if args.budget_s is None and not args.tiny:
+        args.budget_s = 480.0
+    DEADLINE = None if args.budget_s is None else start + args.budget_s
     report = dict(command='python ' + ' '.join([osp.relpath(__file__, REPO)] + sys.argv[1:] if argv is None
                                                  else [osp.relpath(__file__, REPO)] + list(argv)),
                   device=args.device, tiny=args.tiny, settings=s, budget_s=args.budget_s,
