@@ -9,7 +9,7 @@ temporary folder, after the export's own parity check. Then one normalised input
 both, one call of each per round, in alternating order (a changing machine load hits both alike): PyTorch
 ``model.inference`` under ``torch.no_grad`` in eval mode (text features cached), and the onnxruntime session.
 Reported: median seconds per image, images/s and the ratio; the largest relative depth difference of the two.
-With ``--int8`` the exported model is also quantised (``mmclipdepth.apis.quantize_int8``, calibrated on
+With ``--int8`` the exported model is also quantised (``mmclipdepth.apis.onnx_quantize.quantize_int8``, calibrated on
 ``--calib-images``, default: the bundled real NYU frames) and timed in the same rounds; its depth deviation from
 fp32 onnxruntime is measured on the distinct bundled real frames of ``--size`` (each frame's max |int8 - fp32| /
 max |fp32| and mean |int8 - fp32| / fp32), each marked as a calibration image or held out.
