@@ -23,10 +23,10 @@ Every model has random CLIP weights of the configured architecture (the cost doe
 * ``environment``: GPU, driver, CUDA, torch, cuDNN, onnxruntime and its providers, CPU.
 
 The sections run in that order except that the loader follows the training step, and ``inference`` (the
-slowest to prepare: ``torch.compile`` and TensorRT engines per shape) comes last. ``--budget-s`` (default 480 s,
-the 8 minutes the report is meant to take on one H100; no budget with ``--tiny`` unless given): once that much wall time has passed, every measurement
-not yet started is listed as skipped with that reason, so the command ends soon after the budget whatever the
-machine (one measurement already running is finished). ``--save-outputs DIR`` keeps each inference run's depth
+slowest to prepare: ``torch.compile`` and TensorRT engines per shape) comes last. ``--budget-s`` (default
+480 s, the 8 minutes the report is meant to take on one H100; no budget with ``--tiny`` unless given): once
+that much wall time has passed, every measurement not yet started is listed as skipped with that reason, so
+the command ends soon after the budget whatever the machine (one measurement already running is finished). ``--save-outputs DIR`` keeps each inference run's depth
 (``HxW_bB_RUN.npy``) so that the deviations can be recomputed.
 
 ``--tiny`` runs the same code with a tiny CLIP, small sizes and batches and few iterations (the test suite runs
@@ -387,7 +387,8 @@ def markdown(report: dict) -> str:
                              '| | | | | |')
     sw = report.get('sweep')
     if sw:
-        lines += ['', 'Sweep: ' + (sw['error'].splitlines()[0] if 'error' in sw else sw['skipped'] if 'skipped' in sw else
+        lines += ['', 'Sweep: ' + (sw['error'].splitlines()[0] if 'error' in sw else
+                                   sw['skipped'] if 'skipped' in sw else
                   f"{sw['results']['sweep']['heads']} heads: {sw['results']['sweep']['step_s']:.3f} s/step against "
                   f"{sw['results']['single']['step_s']:.3f} s/step for one variant "
                   f"({sw['sweep_over_single']:.2f}x)")]
@@ -398,8 +399,8 @@ def markdown(report: dict) -> str:
                 lines.append(f"| {row['size'][0]}x{row['size'][1]} | {row['batch']} | all | {row['skipped']} | |")
             for k, v in row.get('runs', {}).items():
                 why = v.get('skipped') or v.get('error')
-                lines.append(f"| {row['size'][0]}x{row['size'][1]} | {row['batch']} | {k} | "
-                             + (f'{why} | |' if why else f"{v['images_per_s']:.2f} | {v['deviation_from_eager_fp32']:.1e} |"))
+                lines.append(f"| {row['size'][0]}x{row['size'][1]} | {row['batch']} | {k} | " + (
+                    f'{why} | |' if why else f"{v['images_per_s']:.2f} | {v['deviation_from_eager_fp32']:.1e} |"))
     ld = report.get('loader')
     if ld and 'skipped' in ld:
         lines += ['', f"Loader: {ld['skipped']}"]
