@@ -26,8 +26,9 @@ The sections run in that order except that the loader follows the training step,
 slowest to prepare: ``torch.compile`` and TensorRT engines per shape) comes last. ``--budget-s`` (default
 480 s, the 8 minutes the report is meant to take on one H100; no budget with ``--tiny`` unless given): once
 that much wall time has passed, every measurement not yet started is listed as skipped with that reason, so
-the command ends soon after the budget whatever the machine (one measurement already running is finished). ``--save-outputs DIR`` keeps each inference run's depth
-(``HxW_bB_RUN.npy``) so that the deviations can be recomputed.
+the command ends soon after the budget whatever the machine (one measurement already running is finished).
+``--save-outputs DIR`` keeps each inference run's depth (``HxW_bB_RUN.npy``) so that the deviations can be
+recomputed.
 
 ``--tiny`` runs the same code with a tiny CLIP, small sizes and batches and few iterations (the test suite runs
 ``--tiny --device cpu`` in seconds); its numbers are not measurements of anything.
