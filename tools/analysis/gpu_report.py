@@ -174,7 +174,14 @@ def sweep(sweep_config, s, device, tiny) -> dict:
                '--size', *size, '--iters', str(s['iters']), '--warmup', str(s['warmup']),
                '--copies', str(s['sweep_copies']), '--rounds', '1' if tiny else '2', '--device', device,
                '--out', out] + (['--clip', json.dumps(TINY_CLIP)] if tiny else [])
-        run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS='ignore'))
+        # the budget left (and a minute's grace) bounds the subprocess too
+        limit = None if DEADLINE is None else max(DEADLINE - time.perf_counter(), 0) + 60
+        try:
+            run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS='ignore'),
+                                 timeout=limit)
+        except subprocess.TimeoutExpired:
+            return dict(error=f'benchmark_sweep.py stopped after {limit:.0f} s: the --budget-s budget (and 60 s) '
+                        'was spent', command=' '.join(cmd))
         if run.returncode or not osp.isfile(out):
             return dict(error=f'benchmark_sweep.py failed (exit {run.returncode}): {run.stderr[-2000:]}',
                         command=' '.join(cmd))
