@@ -73,8 +73,11 @@ def test_gpu_report_tiny_on_cpu(tmp_path):
     assert abs(fp32['deviation_from_fp32']['loss_fp32'] - loss) <= 1e-4 * abs(loss), (fp32, loss)
     for p in ('bf16', 'fp16'):
         d = row['precisions'][p]['deviation_from_fp32']
+        assert d['finite'], d  # fp16: loss scaling backs off until the gradients are finite, as GradScaler's
         assert abs(d['loss_rel_diff'] - abs(d['loss'] - d['loss_fp32']) / abs(d['loss_fp32'])) <= 1e-12
         assert d['max_rel_diff'] == max([d['loss_rel_diff']] + list(d['grad_rel_diff'].values()))
+    d16 = row['precisions']['fp16']['deviation_from_fp32']
+    assert d16['loss_scale'] == 2.0 ** (16 - d16['overflow_backoffs']) and d16['loss_scale'] >= 1
 
     sweep = r['sweep']
     assert 'error' not in sweep, sweep.get('error')

@@ -388,7 +388,9 @@ def markdown(report: dict) -> str:
                              f"{fmt(o.get('images_per_s'), '.1f')} | {fmt(r.get('wall_s', r.get('error')), '.3f')} | "
                              f"{fmt(ratio, '.2f')} | {fmt(o.get('peak_bytes', 0) / 2**30, '.2f')} / "
                              f"{fmt(r.get('peak_bytes', 0) / 2**30, '.2f')} | "
-                             f"{d['loss_rel_diff']:.1e}, {max(d['grad_rel_diff'].values()):.1e} |")
+                             f"{d['loss_rel_diff']:.1e}, {max(d['grad_rel_diff'].values()):.1e}"
+                             + (f" (loss scale {d['loss_scale']:g})" if 'loss_scale' in d else '')
+                             + ('' if d['finite'] else ' NOT FINITE') + ' |')
             eq = row.get('equivalence_fp32')
             if eq:
                 lines.append(f"| {row['bins']} | fp32 ours vs reference | max rel diff {eq['max_rel_diff']:.1e} "
