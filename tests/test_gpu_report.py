@@ -1,6 +1,6 @@
 """tools/analysis/gpu_report.py as a user runs it, tiny and on the CPU: the report's structure, deviations recomputed
-here (the fp32 loss by the authors' step, depth by the model's own inference), the --budget-s skips, and deviations that
-are computed (fp32 against itself is exactly 0, a lower precision is not), skipped entries with their reasons."""
+here (the fp32 loss by the authors' step, depth by the model's own inference), the --budget-s skips, deviations
+that are computed (fp32 against itself is exactly 0, a lower precision is not), skipped entries with reasons."""
 import glob
 import json
 import os.path as osp
