@@ -87,6 +87,52 @@ def test_tools_test_refuses_other_config(trained, tmp_path):
     assert 'iter_2.pth' in r.stderr and 'model.backbone.bn_mode: train (checkpoint) vs eval (config)' in r.stderr
 
 
+LOAD_PATHS = {
+    'demo/image_demo.py': lambda c, k, t: ['demo/image_demo.py', c, k, SAMPLE, '--out-dir', str(t / 'o')],
+    'demo/video_demo.py': lambda c, k, t: ['demo/video_demo.py', c, k, str(t / 'frames'), '--out-dir', str(t / 'o')],
+    'export_onnx.py': lambda c, k, t: ['tools/deployment/export_onnx.py', c, k, '--out', str(t / 'm.onnx')],
+    'checkpoint_size.py': lambda c, k, t: ['tools/model_converters/checkpoint_size.py', c, k, str(t / 's.pth'),
+                                           '--to', 'small'],
+    'load_from': lambda c, k, t: ['tools/train.py', c, '--cfg-options', f'load_from={k}'],
+    '--resume': lambda c, k, t: ['tools/train.py', c, '--resume', '--cfg-options', f'load_from={k}'],
+}
+
+
+@pytest.mark.parametrize('path', list(LOAD_PATHS))
+def test_every_load_path_refuses_other_config(trained, tmp_path, path):
+    """Case 1 on the other load paths a user types (the API and tools/test.py above; the web demo below):
+    each exits non-zero naming the checkpoint file and a differing key, and writes nothing."""
+    _, ckpt = trained
+    cfg_path = str(tmp_path / 'corrected.py')
+    tiny_runner_cfg(NYU7C, work_dir=str(tmp_path / 'w')).dump(cfg_path)
+    (tmp_path / 'frames').mkdir()  # a clip as a folder of frames (video_demo)
+    for i in range(2):
+        (tmp_path / 'frames' / f'{i:03d}.jpg').write_bytes(open(SAMPLE, 'rb').read())
+    r = _run(*LOAD_PATHS[path](cfg_path, ckpt, tmp_path))
+    assert r.returncode != 0
+    assert 'iter_2.pth' in r.stderr and 'model.backbone.bn_mode: train (checkpoint) vs eval (config)' in r.stderr, \
+        r.stderr[-2000:]
+    assert not glob.glob(str(tmp_path / '*.onnx')) and not osp.exists(tmp_path / 's.pth')
+    assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
+
+
+def test_web_demo_refuses_other_config(trained, tmp_path, capsys):
+    """Case 1 in the web demo: the visitor gets the one server-file message, the operator's log names the file
+    and the differing key."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('web_demo_ident', osp.join(REPO, 'demo', 'web_demo.py'))
+    web = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(web)
+    _, ckpt = trained
+    cfg_path = str(tmp_path / 'corrected.py')
+    tiny_runner_cfg(NYU7C).dump(cfg_path)
+    service = web.DepthService(out_root=str(tmp_path / 'out'), choices={'mine': (cfg_path, ckpt)})
+    with pytest.raises(web.DemoError):
+        service.model('mine')
+    err = capsys.readouterr().err
+    assert 'iter_2.pth' in err and 'model.backbone.bn_mode: train (checkpoint) vs eval (config)' in err
+
+
 def test_checkpoint_without_identity_warns_what_was_not_checked(tmp_path):
     model = _model()
     ckpt = _save(tmp_path / 'old.pth', model.state_dict())
