@@ -1,5 +1,6 @@
 """Every checkpoint carries what it is (docs/reliability.md, "Identity and integrity"): one test per case, each
 through the public API, the Runner or the command line, asserting the error and the file / key it names."""
+import glob
 import io
 import os
 import os.path as osp
@@ -84,6 +85,52 @@ def test_tools_test_refuses_other_config(trained, tmp_path):
     r = _run('tools/test.py', path, ckpt)
     assert r.returncode != 0
     assert 'iter_2.pth' in r.stderr and 'model.backbone.bn_mode: train (checkpoint) vs eval (config)' in r.stderr
+
+
+LOAD_PATHS = {
+    'demo/image_demo.py': lambda c, k, t: ['demo/image_demo.py', c, k, SAMPLE, '--out-dir', str(t / 'o')],
+    'demo/video_demo.py': lambda c, k, t: ['demo/video_demo.py', c, k, str(t / 'frames'), '--out-dir', str(t / 'o')],
+    'export_onnx.py': lambda c, k, t: ['tools/deployment/export_onnx.py', c, k, '--out', str(t / 'm.onnx')],
+    'checkpoint_size.py': lambda c, k, t: ['tools/model_converters/checkpoint_size.py', c, k, str(t / 's.pth'),
+                                           '--to', 'small'],
+    'load_from': lambda c, k, t: ['tools/train.py', c, '--cfg-options', f'load_from={k}'],
+    '--resume': lambda c, k, t: ['tools/train.py', c, '--resume', '--cfg-options', f'load_from={k}'],
+}
+
+
+@pytest.mark.parametrize('path', list(LOAD_PATHS))
+def test_every_load_path_refuses_other_config(trained, tmp_path, path):
+    """Case 1 on the other load paths a user types (the API and tools/test.py above; the web demo below):
+    each exits non-zero naming the checkpoint file and a differing key, and writes nothing."""
+    _, ckpt = trained
+    cfg_path = str(tmp_path / 'corrected.py')
+    tiny_runner_cfg(NYU7C, work_dir=str(tmp_path / 'w')).dump(cfg_path)
+    (tmp_path / 'frames').mkdir()  # a clip as a folder of frames (video_demo)
+    for i in range(2):
+        (tmp_path / 'frames' / f'{i:03d}.jpg').write_bytes(open(SAMPLE, 'rb').read())
+    r = _run(*LOAD_PATHS[path](cfg_path, ckpt, tmp_path))
+    assert r.returncode != 0
+    assert 'iter_2.pth' in r.stderr and 'model.backbone.bn_mode: train (checkpoint) vs eval (config)' in r.stderr, \
+        r.stderr[-2000:]
+    assert not glob.glob(str(tmp_path / '*.onnx')) and not osp.exists(tmp_path / 's.pth')
+    assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
+
+
+def test_web_demo_refuses_other_config(trained, tmp_path, capsys):
+    """Case 1 in the web demo: the visitor gets the one server-file message, the operator's log names the file
+    and the differing key."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('web_demo_ident', osp.join(REPO, 'demo', 'web_demo.py'))
+    web = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(web)
+    _, ckpt = trained
+    cfg_path = str(tmp_path / 'corrected.py')
+    tiny_runner_cfg(NYU7C).dump(cfg_path)
+    service = web.DepthService(out_root=str(tmp_path / 'out'), choices={'mine': (cfg_path, ckpt)})
+    with pytest.raises(web.DemoError):
+        service.model('mine')
+    err = capsys.readouterr().err
+    assert 'iter_2.pth' in err and 'model.backbone.bn_mode: train (checkpoint) vs eval (config)' in err
 
 
 def test_checkpoint_without_identity_warns_what_was_not_checked(tmp_path):
@@ -248,3 +295,95 @@ def test_integer_bins_name_the_key(bins):
     cfg.model.decode_head.bins = bins
     with pytest.raises(ValueError, match=rf'decode_head\.bins .* got {bins}'):
         MODELS.build(cfg.model)
+
+
+# ------------------------------------------------------------------------------------------- the split chain
+SWEEP = 'configs/clipdepth/sweeps/nyu_auty_table5.py'
+SAMPLE = osp.join(REPO, 'tests', 'data', 'nyu', 'official_splits', 'test', 'basement', 'rgb_00100.jpg')
+
+
+def _as_user_writes_it(config, work_dir, clip_file):
+    """A repo config with the tiny CLIP read from a weights file (as ``pretrained='/path/RN50.pt'`` is) and the
+    repo's own checkpoint hook (``save_frozen=False``: small checkpoints, completed from that CLIP at load)."""
+    cfg = tiny_runner_cfg(config, work_dir=work_dir)
+    clip = dict(cfg.model.backbone.clip, pretrained=clip_file)
+    cfg.model.backbone.clip = clip
+    heads = cfg.model.decode_heads.values() if 'decode_heads' in cfg.model else [cfg.model.decode_head]
+    for head in heads:
+        if head.get('text_encoder'):
+            head.text_encoder.clip = dict(clip)
+    cfg.default_hooks.checkpoint.save_frozen = False  # configs/_base_/default_runtime.py
+    return cfg
+
+
+def test_split_chain_through_the_tools(tmp_path):
+    """Case 9: ``tools/train.py`` on a repo sweep config -> ``split_variants.py`` -> ``tools/test.py``,
+    ``demo/image_demo.py``, the API and ``export_onnx.py`` on the split parts, as a user types them.
+
+    Each part's metrics from ``tools/test.py`` equal the sweep's own validation of that variant (its
+    ``scalars.json``) to rel 1e-6: both runs do the same float32 operations on the same frame (the trunk once,
+    then that head; the split part carries the trunk's BatchNorm statistics and the head's tokens bit for bit),
+    so they agree exactly on one machine; 1e-6 leaves room for a BLAS that picks other kernels for the sweep's
+    batched head shapes. The image demo's depth equals the API's on the same part the same way."""
+    from mmclipdepth.models.utils.clip_loader import load_clip
+    from conftest import TINY_CLIP_ARCH
+    from mmclipdepth.apis import inference_depth
+    from mmclipdepth.checkpoint import model_fingerprint
+    import json
+    import numpy as np
+    torch.manual_seed(1)
+    clip_file = str(tmp_path / 'tiny_clip.pt')
+    torch.save(load_clip(arch_cfg=TINY_CLIP_ARCH, pretrained=None, quick_gelu=True).state_dict(), clip_file)
+    sweep_cfg = _as_user_writes_it(SWEEP, str(tmp_path / 'sweep'), clip_file)
+    sweep_path = str(tmp_path / 'nyu_auty_table5.py')
+    sweep_cfg.dump(sweep_path)
+    names = list(sweep_cfg.model.decode_heads)
+    paths = {}
+    for name in names:
+        paths[name] = str(tmp_path / f'{name}.py')
+        _as_user_writes_it(f'configs/clipdepth/{name}.py', str(tmp_path / f'test_{name}'), clip_file).dump(
+            paths[name])
+
+    r = _run('tools/train.py', sweep_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    scalars = glob.glob(str(tmp_path / 'sweep' / '*' / 'vis_data' / 'scalars.json'))
+    own = [json.loads(line) for line in open(scalars[0]) if f'{names[0]}/abs_rel' in line][-1]
+
+    split = str(tmp_path / 'split')
+    r = _run('tools/model_converters/split_variants.py', sweep_path, str(tmp_path / 'sweep' / 'iter_2.pth'),
+             '--out-dir', split)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in names:
+        part = osp.join(split, name + '.pth')
+        state = safe_torch_load(part)['state_dict']
+        ident = state[IDENTITY_KEY]
+        # the variant's own fingerprint and name; small (what training changed and the trunk's statistics)
+        assert ident['variant'] == name and ident['depth_range'] == [0.001, 10.0]
+        from mmengine.config import Config
+        assert ident['fingerprint'] == model_fingerprint(Config.fromfile(paths[name]).model)
+        assert not any('.core.' in k or k.endswith('conv1.weight') for k in state), name
+        if name == names[-1]:  # learned context and learned depth tokens: as a user types it
+            r = _run('tools/test.py', paths[name], part)
+            assert r.returncode == 0, r.stderr[-3000:]
+            metrics = json.load(open(tmp_path / f'test_{name}' / 'metrics.json'))
+        else:  # the others through the Runner API (what tools/test.py runs), to keep the test short
+            cfg = Config.fromfile(paths[name])
+            cfg.load_from = part
+            metrics = Runner.from_cfg(cfg).test()
+        for key in ('abs_rel', 'rmse', 'd1', 'silog'):
+            assert metrics[key] == pytest.approx(own[f'{name}/{key}'], rel=1e-6, abs=1e-12), (name, key)
+
+    name = names[-1]  # learned context and learned depth tokens
+    part = osp.join(split, name + '.pth')
+    r = _run('demo/image_demo.py', paths[name], part, SAMPLE, '--out-dir', str(tmp_path / 'demo'))
+    assert r.returncode == 0, r.stderr[-3000:]
+    demo = np.load(str(tmp_path / 'demo' / 'rgb_00100_depth.npy'))
+    api = inference_depth(init_depth_model(paths[name], part), SAMPLE)
+    assert demo.shape == api.shape and np.allclose(demo, api, rtol=1e-6, atol=0)
+    out = str(tmp_path / 'onnx' / f'{name}.onnx')
+    r = _run('tools/deployment/export_onnx.py', paths[name], part, '--out', out, '--images', SAMPLE)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'max relative depth difference' in r.stdout and osp.isfile(out)
+    # and a part keeps the identity check: another variant's config is refused, naming the file and the key
+    with pytest.raises(CheckpointMismatchError, match=rf'{name}\.pth.*model\.decode_head\.text_encoder'):
+        init_depth_model(paths[names[0]], part)

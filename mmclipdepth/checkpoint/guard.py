@@ -84,7 +84,8 @@ def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
             f'checkpoint {source} holds {len(unexpected)} tensor(s) this model does not have '
             f'{unexpected[:6]}{" ..." if len(unexpected) > 6 else ""}: it was trained with another config or '
             'variant (their values would be dropped silently).')
-    trained = set(n for n, p in model.named_parameters() if p.requires_grad) | set(n for n, _ in model.named_buffers())
+    trained = set(n for n, p in model.named_parameters(remove_duplicate=False) if p.requires_grad) | \
+        set(n for n, _ in model.named_buffers(remove_duplicate=False))
     nonfinite = [k for k in state if k in trained and isinstance(state[k], Tensor) and state[k].is_floating_point()
                  and state[k].numel() and not bool(torch.isfinite(state[k]).all())
                  and bool(torch.isfinite(own[k].detach()).all())]  # a buffer that is -inf by design stays allowed
@@ -92,8 +93,9 @@ def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
         raise CheckpointMismatchError(
             f'checkpoint {source} holds non-finite (NaN / inf) values in {nonfinite[:6]}: the run that wrote it '
             'diverged; depth from it would be constant. Use an earlier checkpoint.')
-    learnable = [n for n, p in model.named_parameters() if p.requires_grad]
-    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    # every name a tensor has in the state dict (a tower shared by several modules has several)
+    learnable = [n for n, p in model.named_parameters(remove_duplicate=False) if p.requires_grad]
+    frozen = [n for n, p in model.named_parameters(remove_duplicate=False) if not p.requires_grad]
     missing = [n for n in learnable if n not in state]
     wrong: List[str] = []
     for key, value in state.items():

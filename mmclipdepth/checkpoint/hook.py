@@ -18,8 +18,10 @@ __all__ = ['SafeCheckpointHook', 'capture_rng_state', 'restore_rng_state', 'smal
 
 def small_state_dict(model, state: dict) -> dict:
     """``state`` without the frozen parameters (``requires_grad=False``): what training changes - learned
-    parameters, every buffer (train-mode BatchNorm statistics, bins, the CLIP digest) - stays."""
-    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    parameters, every buffer (train-mode BatchNorm statistics, bins, the CLIP digest) - stays. A frozen tensor
+    shared by several modules (the text tower every head of a sweep uses) is left out under every name it
+    has in the state dict, not only under the first (``remove_duplicate=False``)."""
+    frozen = {n for n, p in model.named_parameters(remove_duplicate=False) if not p.requires_grad}
     return type(state)((k, v) for k, v in state.items() if k not in frozen)
 
 

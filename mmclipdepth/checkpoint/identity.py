@@ -87,8 +87,8 @@ def stamp(state: dict, model=None, fingerprint: Optional[dict] = None, variant: 
         fingerprint = model_fingerprint(model.build_cfg)
     if trained is None and model is not None:
         # learnable parameters, and the buffers that are finite now (a mask of -inf is a legitimate buffer)
-        learnable = {n for n, p in model.named_parameters() if p.requires_grad}
-        buffers = {n for n, _ in model.named_buffers()}
+        learnable = {n for n, p in model.named_parameters(remove_duplicate=False) if p.requires_grad}
+        buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
         trained = [k for k, v in state.items() if k in learnable or (
             k in buffers and isinstance(v, torch.Tensor) and not _nonfinite(k, v))]
     state[IDENTITY_KEY] = dict(

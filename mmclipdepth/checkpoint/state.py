@@ -31,8 +31,9 @@ def checkpoint_keys(path: str) -> Optional[Set[str]]:
 def holds_clip_weights(keys) -> bool:
     """Whether a checkpoint carries the frozen CLIP towers (image trunk and token embedding)."""
     keys = set(keys)
-    return any(k.startswith('backbone.visual.') for k in keys) and any(k.endswith('token_embedding.weight')
-                                                                        for k in keys)
+    # a weight of the image trunk, not only its BatchNorm statistics (buffers, which small checkpoints keep)
+    return any(k.startswith('backbone.visual.') and k.endswith('.weight') for k in keys) and \
+        any(k.endswith('token_embedding.weight') for k in keys)
 
 
 def set_clip_pretrained_none(node) -> int:

@@ -10,6 +10,7 @@ demo with the usual checks (bins, depth range, CLIP digest). Optimiser and sched
 a split checkpoint is for evaluation and inference (resume the sweep itself to keep training).
 """
 import argparse
+import copy
 import io
 import pickle
 import os
@@ -54,6 +55,29 @@ def variant_model_cfg(sweep_model: dict, name: str) -> dict:
     return out
 
 
+def stale_frozen_copies(cfg, state: dict) -> list:
+    """Frozen tensors a *small* sweep checkpoint (``save_frozen=False``: no frozen trunk weights) still holds.
+
+    Versions before the fix saved the text tower that the heads of a sweep share under every head's name but
+    the first, so a split part carried part of the frozen weights and was refused as an incomplete full
+    checkpoint. The frozen names come from the sweep model itself (built with random CLIP weights: nothing is
+    loaded or downloaded), under every name a shared tensor has."""
+    from mmseg.registry import MODELS
+
+    from mmclipdepth.checkpoint import holds_clip_weights, set_clip_pretrained_none
+    from mmclipdepth.models.utils.clip_loader import clip_weights_follow
+    if holds_clip_weights(state) or not any('.text_encoder.core.' in k for k in state):
+        return []  # a full checkpoint (the parts are full too), or nothing frozen left in a small one
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model_cfg = copy.deepcopy(cfg.model)
+    set_clip_pretrained_none(model_cfg)
+    with clip_weights_follow():
+        model = MODELS.build(model_cfg)
+    frozen = {n for n, p in model.named_parameters(remove_duplicate=False) if not p.requires_grad}
+    return [k for k in state if k in frozen]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('config', help='the sweep config the checkpoint was trained with')
@@ -85,6 +109,11 @@ def main(argv=None):
             sys.exit(f'error: checkpoint {args.checkpoint!r} was trained with another sweep config than '
                      f'{args.config}: ' + '; '.join(diff[:8]))
     trained = set(ident.get('trained') or ())
+    stale = stale_frozen_copies(cfg, full)
+    if stale:  # a small sweep checkpoint of an older version: its parts stay small (checked by the CLIP digest)
+        print(f'note: leaving out {len(stale)} frozen tensor(s) the sweep checkpoint carried under a second name '
+              f'({stale[0]}, ...); each part is completed from the configured CLIP when it is loaded')
+        full = OrderedDict((k, v) for k, v in full.items() if k not in stale)
     try:
         states = split_state(full, wanted)
     except KeyError as e:
