@@ -11,14 +11,14 @@ trunk (NOT the authors' step, kept to measure that cost).
 """
 import contextlib
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['ReferencePrompts', 'reference_text_features', 'reference_image_features', 'reference_loss',
-           'reference_autograd', 'CLIP_GRADS', 'clip_of']
+__all__ = ['ReferencePrompts', 'reference_text_features', 'reference_text_tower_output', 'reference_text_normalise',
+           'reference_image_features', 'reference_loss', 'reference_autograd', 'CLIP_GRADS', 'clip_of']
 
 _PLACEHOLDER = re.compile(r'(<p\d+>|\{object\}|\{depth\})')
 
@@ -101,25 +101,48 @@ def _state(clip: nn.Module) -> Dict[str, Tensor]:
     return dict(clip.state_dict(keep_vars=True))
 
 
-def reference_text_features(clip: nn.Module, text_encoder: nn.Module, prompts: ReferencePrompts) -> Tensor:
+def reference_text_tower_output(clip: nn.Module, text_encoder: nn.Module, prompts: ReferencePrompts,
+                                index=None) -> Tensor:
     """OpenAI CLIP's text tower (``mmclipdepth.testing``, written from the architecture, not open_clip's modules)
-    on the full 77-token sequences with the learned vectors written in, then per-prompt L2 (and, for
-    ``auty_frobenius``, division by the Frobenius norm of the N x C matrix)."""
+    on the full 77-token sequences with the learned vectors written in: projected features (N, C) before any
+    normalisation. ``index`` (a 1-D LongTensor of prompt numbers, or None for all): only those prompts, in
+    that order (each prompt's row is computed from its own sequence alone)."""
     from mmclipdepth.testing import reference_text_tower
     sd = _state(clip)
-    ids = prompts.ids
-    x = sd['token_embedding.weight'][ids]
+    ids, rows, cols = prompts.ids, prompts.rows, prompts.cols
     vecs = prompts.vectors(text_encoder)
+    if index is not None:
+        index = torch.as_tensor(index, dtype=torch.long, device=ids.device)
+        new_row = torch.full((ids.shape[0],), -1, dtype=torch.long, device=ids.device)
+        new_row[index] = torch.arange(len(index), device=ids.device)
+        ids = ids[index]
+        if vecs is not None:
+            keep = new_row[rows] >= 0
+            rows, cols, vecs = new_row[rows][keep], cols[keep], vecs[keep]
+            if not len(rows):
+                vecs = None
+    x = sd['token_embedding.weight'][ids]
     if vecs is not None:
-        dense = torch.zeros_like(x).index_put((prompts.rows, prompts.cols), vecs.to(x.dtype))
+        dense = torch.zeros_like(x).index_put((rows, cols), vecs.to(x.dtype))
         mask = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
-        mask[prompts.rows, prompts.cols] = True
+        mask[rows, cols] = True
         x = torch.where(mask[..., None], dense, x)
-    x = reference_text_tower(sd, x, ids, heads=clip.transformer.resblocks[0].attn.num_heads)
+    return reference_text_tower(sd, x, ids, heads=clip.transformer.resblocks[0].attn.num_heads)
+
+
+def reference_text_normalise(x: Tensor, prompts: ReferencePrompts) -> Tensor:
+    """Per-prompt L2 (and, for ``auty_frobenius``, division by the Frobenius norm of the N x C matrix)."""
     x = x / x.norm(dim=-1, keepdim=True)
     if prompts.text_norm == 'auty_frobenius':
         x = x / x.norm()
     return x
+
+
+def reference_text_features(clip: nn.Module, text_encoder: nn.Module, prompts: ReferencePrompts) -> Tensor:
+    """OpenAI CLIP's text tower on the full 77-token sequences with the learned vectors written in
+    (:func:`reference_text_tower_output`), then per-prompt L2 (and, for ``auty_frobenius``, division by the
+    Frobenius norm of the N x C matrix)."""
+    return reference_text_normalise(reference_text_tower_output(clip, text_encoder, prompts), prompts)
 
 
 def reference_image_features(clip: nn.Module, inputs: Tensor, out_channels: int) -> Tensor:
@@ -140,8 +163,9 @@ CLIP_GRADS = ('text', 'all', 'input')
 
 
 def reference_loss(model: nn.Module, inputs: Tensor, data_samples, prompts: ReferencePrompts,
-                   clip_grads: str = 'text') -> Tensor:
-    """The authors' forward and SILog loss (run it inside ``reference_autograd``)."""
+                   clip_grads: str = 'text', text: Optional[Tensor] = None) -> Tensor:
+    """The authors' forward and SILog loss (run it inside ``reference_autograd``). ``text``: the normalised text
+    features (N, C) when computed by the caller (``reference_text_features`` otherwise)."""
     clip = _clip_of(model)
     bb, head = model.backbone, model.decode_head
     if getattr(bb, 'feature_mode', 'raw_layer4') != 'raw_layer4' or getattr(bb, 'extra_levels', ()):
@@ -154,7 +178,8 @@ def reference_loss(model: nn.Module, inputs: Tensor, data_samples, prompts: Refe
         raise ValueError(f'clip_grads must be one of {CLIP_GRADS}, got {clip_grads!r}')
     if clip_grads == 'input':
         inputs = inputs.detach().requires_grad_(True)
-    text = reference_text_features(clip, head.text_encoder, prompts)
+    if text is None:
+        text = reference_text_features(clip, head.text_encoder, prompts)
     trunk_grad = clip_grads != 'text'  # the authors: requires_grad=False on clip.visual -> no trunk graph
     with torch.set_grad_enabled(trunk_grad and torch.is_grad_enabled()):
         feat = reference_image_features(clip, inputs, text.shape[1])

@@ -8,11 +8,11 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .authors_step import ReferencePrompts, reference_autograd, reference_loss
+from .authors_step import ReferencePrompts, clip_of, reference_autograd, reference_loss
 
 __all__ = ['SPEEDUPS', 'set_speedups', 'speedups_enabled', 'prepare_model_cfg', 'build_model', 'make_batch',
            'learnable_params', 'optimised_loss', 'check_equivalence', 'assert_equivalent',
-           'float64_envelope']
+           'float64_envelope', 'reference_backward_chunked', 'ENVELOPE_VARIANTS']
 
 #: opt-in speed-ups of the optimised path (same maths, equal up to float rounding): name -> (module, attribute)
 SPEEDUPS = {
@@ -186,38 +186,97 @@ def assert_equivalent(result: dict, rtol: float = 1e-5):
         raise AssertionError(f'optimised and reference paths differ by more than {rtol:g}: ' + '; '.join(bad))
 
 
-
-
 # ----------------------------------------------------------------------------------------------- float64 envelope
-def _token_grads(model: nn.Module, loss_fn, params: Dict[str, Tensor], restore) -> Dict[str, Tensor]:
+@contextlib.contextmanager
+def _clip_frozen(model: nn.Module):
+    """Every CLIP weight ``requires_grad=False`` while inside (flags restored on exit)."""
+    params = list(clip_of(model).parameters())
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad_(f)
+            p.grad = None
+
+
+def reference_backward_chunked(model: nn.Module, inputs: Tensor, data_samples, prompts: ReferencePrompts,
+                               chunk: int) -> Tensor:
+    """Back-propagate the authors' loss into the learned tokens with the text tower run ``chunk`` prompts at a
+    time; returns the (detached) loss. Memory: one chunk's autograd graph instead of all N prompts x 77 positions.
+
+    The same operations as the authors' step, rearranged: (1) the text tower's output for every prompt, without
+    autograd, chunk by chunk; (2) that (N, C) output as a leaf: normalisation, head and SILog loss, backward ->
+    the loss gradient with respect to each prompt's tower output (and to any learned tensor used after the tower);
+    (3) per chunk, the tower again with autograd, back-propagated with its rows of that gradient. Each prompt's
+    tower output depends on its own sequence only, so the gradients are those of the whole step (float rounding
+    aside: per-row matrix products may be blocked differently for a smaller chunk). CLIP's weights do not
+    require grad (the authors' step also computes the text tower's weight gradients, which no optimiser uses;
+    they do not enter the token gradients), and the image trunk runs without autograd, as in the authors' step.
+    """
+    from .authors_step import reference_text_normalise, reference_text_tower_output
+    clip, text_encoder = clip_of(model), model.decode_head.text_encoder
+    chunks = torch.arange(prompts.ids.shape[0], device=prompts.ids.device).split(int(chunk))
+    with _clip_frozen(model):
+        with torch.no_grad():
+            raw = torch.cat([reference_text_tower_output(clip, text_encoder, prompts, i) for i in chunks])
+        raw.requires_grad_(True)
+        loss = reference_loss(model, inputs, data_samples, prompts, 'text',
+                              text=reference_text_normalise(raw, prompts))
+        loss.backward()
+        g_raw = raw.grad
+        del raw
+        for i in chunks:
+            reference_text_tower_output(clip, text_encoder, prompts, i).backward(g_raw[i])
+    return loss.detach()
+
+
+def _token_grads(model: nn.Module, backward, params: Dict[str, Tensor], restore) -> Dict[str, Tensor]:
+    """``backward()`` back-propagates one step's loss; returns the learned tokens' gradients (float64 copies)
+    and restores the BatchNorm buffers."""
+    import gc
     for p in params.values():
         p.grad = None
-    loss_fn().backward()
+    backward()
     grads = {n: p.grad.detach().double().clone() for n, p in params.items()}
     for p in params.values():
         p.grad = None
     restore()
+    gc.collect()
     return grads
 
 
+#: the paths float64_envelope measures by default (``ours_float64`` is added unless ``ours_float64=False``)
+ENVELOPE_VARIANTS = {'ours_nchw': [], 'ours_channels_last': ['channels_last'],
+                     'ours_channels_last_native_bn': ['channels_last', 'native_nhwc_bn']}
+
+
 def float64_envelope(model: nn.Module, inputs: Tensor, data_samples,
-                     variants: Optional[Dict[str, Sequence[str]]] = None, clip_grads: str = 'text') -> dict:
+                     variants: Optional[Dict[str, Sequence[str]]] = None, clip_grads: str = 'text',
+                     text_chunk: Optional[int] = None, ours_float64: bool = True, log=None) -> dict:
     """Learned-token gradients of the authors' float32 step and of the package's float32 paths, each against the
     authors' step in float64 (exact maths), same weights and batch: ``||g - g64|| / ||g64||`` over all tokens.
 
-    ``variants``: name -> ``SPEEDUPS`` switched on for the package's path (default: the NCHW trunk, the
-    channels-last trunk with its exact BatchNorm statistics, and with torch's native NHWC statistics). The model
+    ``variants``: name -> ``SPEEDUPS`` switched on for the package's path (default ``ENVELOPE_VARIANTS``: the
+    NCHW trunk, the channels-last trunk with its exact BatchNorm statistics, and with torch's native NHWC
+    statistics). ``text_chunk``: run the authors' step (float64 and float32 alike) through
+    :func:`reference_backward_chunked` with that many prompts per chunk (for 256 prompts x 77 positions, whose
+    full autograd graph takes ~12 GB in float32, twice that in float64); None: the authors' step as it is
+    (``reference_autograd(clip_grads)``). ``ours_float64``: also the package's path in float64. The model
     (float32, train mode) is briefly converted to float64 and back (float32 -> float64 -> float32 is exact);
-    BatchNorm buffers are restored after each path. Returns ``{'authors_float32': d, <variant>: d, ...,
-    'ours_float64': d}``.
+    BatchNorm buffers are restored after each path. ``log``: called with a line after each path. Returns
+    ``{'authors_float32': d, <variant>: d, ..., 'ours_float64': d}``.
     """
+    import time
     if variants is None:
-        variants = {'ours_nchw': [], 'ours_channels_last': ['channels_last'],
-                    'ours_channels_last_native_bn': ['channels_last', 'native_nhwc_bn']}
+        variants = ENVELOPE_VARIANTS
     prompts = ReferencePrompts(model)
     params = learnable_params(model)
     saved = {n: b.detach().clone() for n, b in model.named_buffers()}
     previous = set_speedups(model, list(SPEEDUPS), False)
+    state = {}
 
     def restore():
         with torch.no_grad():
@@ -225,26 +284,40 @@ def float64_envelope(model: nn.Module, inputs: Tensor, data_samples,
                 b.copy_(saved[n].to(b.dtype))
 
     def reference():
-        with reference_autograd(model, clip_grads):
-            return reference_loss(model, inputs_now, data_samples, prompts, clip_grads)
+        if text_chunk:
+            reference_backward_chunked(model, state['inputs'], data_samples, prompts, text_chunk)
+        else:
+            with reference_autograd(model, clip_grads):
+                reference_loss(model, state['inputs'], data_samples, prompts, clip_grads).backward()
+
+    def ours():
+        optimised_loss(model, state['inputs'], data_samples).backward()
 
     def with_dtype(dtype):
         for s in data_samples:
             s.gt_depth_map.data = s.gt_depth_map.data.to(dtype)
-        return model.to(dtype), inputs.to(dtype)
+        model.to(dtype)
+        state['inputs'] = inputs.to(dtype)
 
+    def timed(name, fn):
+        t = time.perf_counter()
+        g = _token_grads(model, fn, params, restore)
+        if log is not None:
+            log(f'[float64_envelope] {name} done in {time.perf_counter() - t:.0f}s')
+        return g
+
+    grads = {}
     try:
-        model, inputs_now = with_dtype(torch.float64)
-        g64 = _token_grads(model, reference, params, restore)
-        ours64 = _token_grads(model, lambda: optimised_loss(model, inputs_now, data_samples), params, restore)
-        model, inputs_now = with_dtype(torch.float32)
-        grads = {'authors_float32': _token_grads(model, reference, params, restore)}
+        with_dtype(torch.float64)
+        g64 = timed('authors_float64', reference)
+        if ours_float64:
+            grads['ours_float64'] = timed('ours_float64', ours)
+        with_dtype(torch.float32)
+        grads['authors_float32'] = timed('authors_float32', reference)
         for name, names in variants.items():
             set_speedups(model, list(SPEEDUPS), False)
             set_speedups(model, names)
-            grads[name] = _token_grads(model, lambda: optimised_loss(model, inputs_now, data_samples), params,
-                                       restore)
-        grads['ours_float64'] = ours64
+            grads[name] = timed(name, ours)
     finally:
         model.to(torch.float32)
         with_dtype(torch.float32)
@@ -256,4 +329,5 @@ def float64_envelope(model: nn.Module, inputs: Tensor, data_samples,
         den = sum(float(g64[n].norm() ** 2) for n in g64) ** 0.5
         return num / den
 
-    return {name: dist(g) for name, g in grads.items()}
+    order = ['authors_float32', *variants, 'ours_float64']
+    return {name: dist(grads[name]) for name in order if name in grads}

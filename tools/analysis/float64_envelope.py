@@ -6,14 +6,24 @@ mode (BatchNorm uses batch statistics, as the authors run it), and a batch of on
 authors' float32 step and the package's NCHW, channels-last (exact BatchNorm statistics) and channels-last with
 torch's native NHWC statistics paths (``mmclipdepth.testing.equivalence.float64_envelope``).
 
-    python tools/analysis/float64_envelope.py configs/clipdepth/nyu_baseline_learned7.py \
-        configs/clipdepth/nyu_baseline_learned256_log.py --size 416 544
-    python tools/analysis/float64_envelope.py configs/clipdepth/kitti_baseline_learned256_log.py --size 352 1216
+256 prompts x 77 positions with autograd through the text tower take ~12 GB in float32 and twice that in float64:
+``--text-chunk 16`` runs the authors' step (both precisions) with the text tower 16 prompts at a time
+(``reference_backward_chunked``: the same operations rearranged, a few GB), and ``--mem-limit-gb`` caps the
+process's address space (``RLIMIT_AS``) so that a run that does not fit fails with an error instead of taking a
+shared machine down.
+
+    python tools/analysis/float64_envelope.py configs/clipdepth/nyu_baseline_learned7.py --size 416 544
+    python tools/analysis/float64_envelope.py configs/clipdepth/nyu_baseline_learned256_log.py --size 416 544 \
+        --text-chunk 16 --mem-limit-gb 12
+    python tools/analysis/float64_envelope.py configs/clipdepth/kitti_baseline_learned256_log.py --size 352 1216 \
+        --text-chunk 16 --mem-limit-gb 12
 """
 import argparse
+import gc
 import json
 import os.path as osp
 import sys
+import time
 
 import numpy as np
 import torch
@@ -54,12 +64,29 @@ def frame_and_mirror(dataset: str, size):
     return inputs, samples
 
 
+def _peak_rss_gb():
+    """Peak resident memory of this process so far (GB)."""
+    import resource
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('configs', nargs='+')
     p.add_argument('--size', type=int, nargs=2, default=[416, 544], metavar=('H', 'W'))
+    p.add_argument('--text-chunk', type=int, default=None, metavar='N',
+                   help="run the authors' step with the text tower N prompts at a time (memory; same operations)")
+    p.add_argument('--no-ours-float64', action='store_true', help="skip the package's float64 step")
+    p.add_argument('--mem-limit-gb', type=float, default=None,
+                   help='cap the address space of this process (RLIMIT_AS): an allocation beyond it fails')
     p.add_argument('--out', default=None, help='also write the JSON here')
     args = p.parse_args()
+    if args.text_chunk is not None and args.text_chunk < 1:
+        p.error(f'--text-chunk must be a positive number of prompts, got {args.text_chunk}')
+    if args.mem_limit_gb:
+        import resource
+        limit = int(args.mem_limit_gb * 2 ** 30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
     from benchmark_harness import _load_model_cfg
     from mmclipdepth.testing.equivalence import build_model, float64_envelope, prepare_model_cfg
@@ -71,14 +98,28 @@ def main():
                 prm.copy_(prm.half().float())
         dataset = 'kitti' if 'kitti' in osp.basename(config) else 'nyu'
         inputs, samples = frame_and_mirror(dataset, args.size)
-        rows[config] = float64_envelope(model, inputs, samples)
-        r = rows[config]
+        t = time.perf_counter()
+        try:
+            r = float64_envelope(model, inputs, samples, text_chunk=args.text_chunk,
+                                 ours_float64=not args.no_ours_float64, log=lambda m: print(m, flush=True))
+        except (MemoryError, RuntimeError) as e:  # an allocation refused under --mem-limit-gb
+            rows[config] = dict(error=f'{type(e).__name__}: {str(e)[:300]}')
+            print(f'{osp.basename(config)} {args.size[0]}x{args.size[1]}: FAILED {rows[config]["error"]}', flush=True)
+            continue
+        finally:
+            del model
+            gc.collect()
+        rows[config] = dict(r, seconds=round(time.perf_counter() - t), peak_rss_gb=_peak_rss_gb())
         print(f'{osp.basename(config)} {args.size[0]}x{args.size[1]}: '
               + ', '.join(f'{k} {v:.3g}' for k, v in r.items())
-              + f"; channels-last / authors = {r['ours_channels_last'] / r['authors_float32']:.2f}", flush=True)
+              + f"; channels-last / authors = {r['ours_channels_last'] / r['authors_float32']:.2f}"
+              + f"; {rows[config]['seconds']} s, peak RSS {rows[config]['peak_rss_gb']} GB", flush=True)
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(size=args.size, threads=torch.get_num_threads(), rows=rows), f, indent=1)
+            json.dump(dict(size=args.size, threads=torch.get_num_threads(), text_chunk=args.text_chunk,
+                           mem_limit_gb=args.mem_limit_gb, torch=torch.__version__, rows=rows), f, indent=1)
+    if any('error' in r for r in rows.values()):
+        sys.exit(1)
 
 
 if __name__ == '__main__':
