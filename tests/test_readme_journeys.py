@@ -41,6 +41,9 @@ SHELL_LANGS = ('', 'bash', 'shell', 'sh', 'console')
 FENCE = re.compile(r'^```([\w+-]*)[ \t]*\n(.*?)^```[ \t]*$', re.M | re.S)
 SKIP = re.compile(r'<!--\s*journey:\s*skip\s+(?:`([^`]+)`\s+)?\((.+?)\)\s*-->', re.S)
 TIMEOUT = 900
+# a split sweep part without the image tower's tensors (issue 25 item 9, fixed on wip-ident): init_depth_model's
+# refusal; the steps that hit it are expected failures until that fix is merged
+SPLIT_LACKS_TOWER = 'carries frozen weights but lacks'
 
 
 def _commands(block: str):
@@ -179,7 +182,7 @@ class Journey:
                     f'{key}.num_workers=0', f'{key}.persistent_workers=False']
         return out + (['train_dataloader.batch_size=2'] if train else [])
 
-    def run(self, cmd, subs=None, cfg_options=(), extra=(), expect_rc=0):
+    def run(self, cmd, subs=None, cfg_options=(), extra=(), expect_rc=0, split_part=False):
         """Run the README's ``cmd`` in the scratch clone: placeholders replaced (whole words), ``extra`` arguments
         and ``--cfg-options`` appended."""
         for k, v in (subs or {}).items():  # placeholders as whole words; paths and file names as typed
@@ -190,6 +193,9 @@ class Journey:
         full = cmd + (' ' + shlex.join(tail) if tail else '')
         p = subprocess.run(['bash', '-c', full], cwd=self.root, env=self.env, capture_output=True, text=True,
                            timeout=TIMEOUT)
+        if split_part and p.returncode != expect_rc and SPLIT_LACKS_TOWER in p.stdout + p.stderr:
+            pytest.xfail(f'issue 25 item 9, fixed on wip-ident: `{full}` refused a split part: '
+                         + (p.stdout + p.stderr).split(SPLIT_LACKS_TOWER)[0].splitlines()[-1][-300:])
         if p.returncode != expect_rc:
             pytest.fail(f'`{full}` exited {p.returncode} (expected {expect_rc}):\n--- stdout\n{p.stdout[-4000:]}'
                         f'\n--- stderr\n{p.stderr[-6000:]}')
@@ -362,7 +368,7 @@ def test_split_part_tests_and_demos(journey, split):
                 cfg_options=journey.clip_opts(cfg) + journey.data_opts(train=False))
     journey.run(readme_cmd("python demo/image_demo.py CONFIG CKPT 'photos/*.jpg' --out-dir out/ --colorbar "
                            '--focal 518.9'), subs=dict(subs, **{'out/': 'out_split/'}),
-                cfg_options=journey.clip_opts(cfg))
+                cfg_options=journey.clip_opts(cfg), split_part=True)
     assert len(glob.glob(journey.path('out_split', '*.npy'))) == len(_frames())
 
 
@@ -383,7 +389,7 @@ def test_python_api_snippet(journey, split):
              'assert np.isfinite(depth).all() and (depth > 0).all()\nprint("API OK", depth.shape)\n')
     script = journey.path('api_snippet.py')
     open(script, 'w').write(code)
-    p = journey.run('python api_snippet.py')
+    p = journey.run('python api_snippet.py', split_part=True)
     assert 'API OK (480, 640)' in p.stdout
 
 
