@@ -365,7 +365,7 @@ def test_split_part_tests_and_demos(journey, split):
     subs = dict(CONFIG=cfg, CKPT='ckpts/nyu_baseline_learned7.pth')
     journey.run(readme_cmd('python tools/test.py CONFIG CKPT --out preds/ --show-dir vis/'),
                 subs=dict(subs, **{'preds/': 'preds_split/', 'vis/': 'vis_split/'}),
-                cfg_options=journey.clip_opts(cfg) + journey.data_opts(train=False))
+                cfg_options=journey.clip_opts(cfg) + journey.data_opts(train=False), split_part=True)
     journey.run(readme_cmd("python demo/image_demo.py CONFIG CKPT 'photos/*.jpg' --out-dir out/ --colorbar "
                            '--focal 518.9'), subs=dict(subs, **{'out/': 'out_split/'}),
                 cfg_options=journey.clip_opts(cfg), split_part=True)
