@@ -152,7 +152,7 @@ def run(args) -> List[dict]:
         model = load_depth_model(args.config, args.checkpoint)
     else:
         model = load_depth_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
-                                 allow_untrained=args.allow_untrained)
+                                 allow_untrained=args.allow_untrained, untrained_option='--allow-untrained')
 
     import cv2
     png_suffix = '_depth_mm.png' if args.png_scale == 1000 else f'_depth_x{args.png_scale:g}.png'

@@ -180,7 +180,7 @@ def run(args) -> dict:
         model = load_depth_model(args.config, args.checkpoint)
     else:
         model = load_depth_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
-                                 allow_untrained=args.allow_untrained)
+                                 allow_untrained=args.allow_untrained, untrained_option='--allow-untrained')
     bar = ProgressBar(len(frames))  # shows frames per second
     start = time.perf_counter()
     depths, crops = [], []

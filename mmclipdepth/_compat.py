@@ -56,6 +56,32 @@ class _OpsStandIn(types.ModuleType):
             'Install full mmcv (mmcv==2.1.0 built for this torch) to use it.')
 
 
+def _check_mmcv_version():
+    """mmsegmentation 1.x asserts ``2.0.0rc4 <= mmcv < 2.2.0`` at import with a message that does not say what to
+    install; ``pip install mmcv-lite`` brings 2.2.0 today. Say it here, before mmseg is imported."""
+    from importlib import metadata
+    for dist in ('mmcv', 'mmcv-lite'):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        from mmengine.utils import digit_version
+        try:
+            mmseg_version = metadata.version('mmsegmentation')
+        except metadata.PackageNotFoundError:
+            return
+        if digit_version(mmseg_version) < digit_version('1.3.0') and not (
+                digit_version('2.0.0rc4') <= digit_version(version) < digit_version('2.2.0')):
+            raise ImportError(
+                f'mmclipdepth: {dist}=={version} is installed, but mmsegmentation=={mmseg_version} accepts only '
+                f'2.0.0rc4 <= mmcv < 2.2.0. Install the supported one: pip install "mmcv-lite==2.1.0" '
+                f'(or full mmcv 2.1.0 built for your torch); see docs/install.md.')
+        return
+
+
+_check_mmcv_version()
+
+
 def _install_mmcv_ops_standin() -> bool:
     if 'mmcv.ops' in sys.modules:
         return False

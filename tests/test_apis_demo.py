@@ -2,6 +2,8 @@
 import glob
 import importlib.util
 import os.path as osp
+import subprocess
+import sys
 import warnings
 
 import cv2
@@ -243,3 +245,15 @@ def test_zero_shot_config_needs_no_checkpoint(tmp_path):
     assert depth.shape == (480, 640) and len(summary) == 1
     # DepthCLIP's fixed bins: the prediction lies within [1.0, 3.0] m
     assert depth.min() >= 1.0 - 1e-4 and depth.max() <= 3.0 + 1e-4
+
+
+def test_demo_refusal_names_its_own_flag(tmp_path):
+    """A learned config without a checkpoint: image_demo's refusal names the CLI flag (``--allow-untrained``), not
+    the Python keyword it passes on."""
+    cfg_path = dump_tiny_config('clipdepth/nyu_baseline_learned7.py', tmp_path)
+    r = subprocess.run([sys.executable, 'demo/image_demo.py', cfg_path, NYU_IMG, '--out-dir', str(tmp_path / 'o')],
+                       capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: init_depth_model:') and 'or --allow-untrained to evaluate' in last
+    assert 'allow_untrained=True' not in last

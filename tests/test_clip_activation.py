@@ -145,6 +145,7 @@ def test_offline_tag_load_fails_fast_with_the_clear_message(tmp_path, monkeypatc
     monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
     from mmclipdepth.models.utils import clip_loader
     monkeypatch.setattr(clip_loader, '_hub_reachable', lambda timeout=3.0: False)  # this machine's situation
-    with pytest.raises(RuntimeError, match=r"(?s)RN50/openai.*cannot be reached.*not in the hub cache.*"
-                                           r"pretrained='/path/to/file'"):
+    from mmclipdepth.utils.weights import WeightsUnavailableError
+    with pytest.raises(WeightsUnavailableError, match=r"(?s)RN50/openai.*cannot be reached.*not in the hub cache.*"
+                                                      r"pretrained='/path/to/RN50.pt'"):
         load_clip('RN50', pretrained='openai', cache_dir=str(tmp_path / 'empty_cache'))

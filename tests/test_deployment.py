@@ -151,6 +151,12 @@ def test_static_model_refuses_another_size_and_bad_files(tmp_path):
         json.dump(dict(format='something-else'), f)
     with pytest.raises(ValueError, match='format'):
         OnnxDepthModel(lonely)
+    # issue 25 case 4: the sidecar of another export (another model, same config) placed beside this graph
+    other = str(tmp_path / 'other.onnx')
+    export_onnx(_learned('clipdepth/nyu_baseline_learned7.py', seed=1), other, NYU_SAMPLES[:1])
+    shutil.copy(sidecar_path(other), sidecar_path(lonely))
+    with pytest.raises(ValueError, match=r'lonely.json describes another graph: its graph_sha256 .* != .*lonely.onnx'):
+        OnnxDepthModel(lonely)
 
 
 def test_llm_mde_exports_its_image_side_and_says_what_stays_in_python(tmp_path):
@@ -185,3 +191,26 @@ def test_what_cannot_be_exported_is_refused_with_the_reason(tmp_path):
     with pytest.raises(ExportError, match='sliding-window loop stays in Python'):
         export_onnx(model, str(tmp_path / 'x.onnx'), NYU_SAMPLES[:1])
     assert not osp.exists(str(tmp_path / 'x.onnx'))
+
+
+def test_int8_quantisation_calibrated_on_given_images(tmp_path):
+    """``quantize_int8``: calibrated on the images given (static 480x640 frames only, others refused by name); the
+    deviation it stores is the int8 model's against the fp32 one, recomputed here through ``inference_depth``."""
+    from mmclipdepth.apis.onnx_quantize import int8_path, quantize_int8
+    model = _learned('clipdepth/nyu_baseline_learned7.py')
+    frames = [p for p in NYU_SAMPLES if 'bookstore' not in p]  # the 480x640 frames
+    out = str(tmp_path / 'm.onnx')
+    export_onnx(model, out, frames[:1])
+    small = osp.join(DATA, 'nyu', 'official_splits', 'train', 'bookstore', 'rgb_00001.jpg')  # 120x160
+    with pytest.raises(ValueError, match=r'takes 480x640 inputs.*rgb_00001\.jpg \(120x160\)'):
+        quantize_int8(out, frames[:1] + [small])
+    with pytest.raises(FileNotFoundError, match='nope.jpg'):
+        quantize_int8(out, ['nope.jpg'])
+    meta = quantize_int8(out, frames[:2])
+    q = meta['quantization']
+    assert q['calibration_images'] == [osp.abspath(p) for p in frames[:2]]
+    fp32, int8 = OnnxDepthModel(out), OnnxDepthModel(int8_path(out))
+    worst = max(_rel(inference_depth(int8, p), inference_depth(fp32, p)) for p in frames[:2])
+    # the same graphs on the same inputs; resizing back to the image is identity at 480x640: float32 rounding only
+    assert abs(worst - q['max_rel_diff_vs_fp32']) <= 1e-5 * max(1.0, worst)
+    assert 'QuantizeLinear' in {n.op_type for n in __import__('onnx').load(int8_path(out)).graph.node}

@@ -104,6 +104,43 @@ def test_folder_errors_name_the_file(folder, tmp_path, capsys):
         'range (0.001, 10.0] m (depth_scale=1.0' in out
 
 
+def test_folder_bad_depth_files_name_the_file(folder, capsys):
+    """A depth map of the wrong size, of the wrong shape (3 channels), a PNG without a depth scale, and a scale that
+    leaves no valid pixel: each an error or a warning naming the file; check_depth_dataset.py reports them."""
+    from mmclipdepth.datasets import DepthFolderDataset
+    from mmclipdepth.datasets.transforms import LoadFolderDepth
+    root, _ = folder
+    ds = DepthFolderDataset(data_root=root, split_file='train.txt', pipeline=[])
+    info = [dict(ds.get_data_info(i)) for i in range(3)]
+    img = np.zeros((480, 640, 3), np.uint8)
+    # wrong size: the depth map is half the image
+    small = osp.join(root, 'depths', TRAIN[0] + '.png')
+    cv2.imwrite(small, np.full((240, 320), 2000, np.uint16))
+    with pytest.raises(ValueError, match=r"depth map is 240x320 but its image is 480x640: depth '.*rgb_00000.png', "
+                                         r"image '.*images/basement_0001a/rgb_00000.jpg'"):
+        LoadFolderDepth()(dict(info[0], img=img))
+    # wrong shape: an 8-bit colour PNG where a single-channel 16-bit map belongs
+    colour = osp.join(root, 'depths', TRAIN[1] + '.png')
+    cv2.imwrite(colour, np.zeros((480, 640, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"depth map '.*rgb_00050.png' is uint8 with shape \(480, 640, 3\); the "
+                                         r"release stores a single-channel 16-bit PNG"):
+        LoadFolderDepth()(dict(info[1], img=img))
+    # a missing key: a PNG sample without depth_scale
+    with pytest.raises(KeyError, match=r"'.*rgb_00100.png' is a PNG but the sample has no depth_scale"):
+        LoadFolderDepth()({k: v for k, v in info[2].items() if k != 'depth_scale'})
+    # every pixel invalid: millimetres read with depth_scale 1 -> warned, naming the file and the scale
+    with pytest.warns(UserWarning, match=r"rgb_00100.png: no pixel lies in the evaluation range \(0.001, 10.0\] m "
+                                         r"\(depth_scale=1.0"):
+        LoadFolderDepth(depth_scale=1.0)(dict(info[2], img=img))
+    capsys.readouterr()
+    assert _check_tool().main([root, 'train.txt', '--folder']) == 1
+    out = capsys.readouterr()
+    report = out.out + out.err
+    assert 'rgb_00000.png' in report and '240x320' in report
+    assert 'rgb_00050.png' in report and 'single-channel 16-bit' in report
+    assert 'rgb_00100.png' not in report  # the good one passes
+
+
 def test_folder_dataset_train_test_demo_through_the_tools(folder, tmp_path):
     root, _ = folder
     cfg = tiny_config('own_data/learned7_depth_folder.py')
@@ -134,6 +171,13 @@ def test_folder_dataset_train_test_demo_through_the_tools(folder, tmp_path):
     assert stamp['dataset'] == 'DepthFolderDataset' and osp.samefile(stamp['split_file'], osp.join(root, 'test.txt'))
     assert stamp['split_file_sha256'] == sha(osp.join(root, 'test.txt'))
     assert stamp['checkpoint_sha256'] == sha(ckpt)
+    # the config fingerprint is the one training wrote into the checkpoint (mmclipdepth.checkpoint.identity),
+    # with the sha256 of its canonical JSON
+    from mmclipdepth.checkpoint import IDENTITY_KEY
+    ident = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict'][IDENTITY_KEY]
+    assert stamp['config_fingerprint'] == ident['fingerprint'] and len(ident['fingerprint']) > 10
+    assert stamp['config_fingerprint_sha256'] == hashlib.sha256(json.dumps(
+        ident['fingerprint'], sort_keys=True, separators=(',', ':')).encode()).hexdigest()
     # the command-line overrides, not the config defaults, are what the numbers were computed with
     assert (stamp['crop'], stamp['max_comparison'], stamp['tta']) == ('none', '<', 'whole')
     assert (stamp['min_depth'], stamp['max_depth']) == (1e-3, 10.0) and stamp['averaging'] == 'image-wise'

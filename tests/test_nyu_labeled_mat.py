@@ -16,7 +16,7 @@ H, W, N = 12, 16, 4
 SCENES = ['kitchen', 'bedroom', 'kitchen', 'office']
 
 
-def _write_release(folder, depths_key='depths'):
+def _write_release(folder, depths_key='depths', transpose_depths=True):
     rng = np.random.default_rng(0)
     rgb = np.zeros((N, H, W, 3), np.uint8)  # what a user sees: (H, W, 3)
     for i in range(N):  # left half dark, right half bright, top rows red: orientation shows
@@ -28,7 +28,7 @@ def _write_release(folder, depths_key='depths'):
     mat = osp.join(folder, 'labeled.mat')
     with h5py.File(mat, 'w') as f:
         f['images'] = rgb.transpose(0, 3, 2, 1)  # (N, 3, W, H)
-        f[depths_key] = depth.transpose(0, 2, 1)  # (N, W, H)
+        f[depths_key] = depth.transpose(0, 2, 1) if transpose_depths else depth  # (N, W, H); else (N, H, W)
         refs = f.create_group('#refs#')
         ref_arr = np.empty((1, N), dtype=h5py.ref_dtype)
         for i, s in enumerate(SCENES):
@@ -67,3 +67,38 @@ def test_converter_names_the_missing_key(tmp_path):
     r = subprocess.run([sys.executable, TOOL, mat, splits, str(tmp_path / 'out')], capture_output=True, text=True)
     assert r.returncode == 2
     assert "labeled.mat: no key 'depths'" in r.stderr
+
+
+def test_converter_writes_nothing_outside_its_root_and_reads_only_this_file(tmp_path):
+    """docs/security.md: a scene type names a folder, so '../..' in a crafted release is refused before anything
+    is written; data stored in another file (external storage) is refused."""
+    mat, splits, _, _ = _write_release(tmp_path)
+    with h5py.File(mat, 'r+') as f:
+        del f['#refs#/s1']
+        f['#refs#/s1'] = np.array([[ord(c)] for c in '../../escaped'], np.uint16)
+        refs = np.asarray(f['sceneTypes'])
+        refs[0, 1] = f['#refs#/s1'].ref
+        f['sceneTypes'][...] = refs
+    root = tmp_path / 'deep' / 'nyu'
+    r = subprocess.run([sys.executable, TOOL, mat, splits, str(root)], capture_output=True, text=True)
+    assert r.returncode == 2 and "sceneTypes[1] = '../../escaped' is not a scene name" in r.stderr, r.stderr
+    assert not (tmp_path / 'deep' / 'escaped').exists() and not root.exists()
+    mat, splits, _, _ = _write_release(tmp_path)
+    secret = tmp_path / 'secret.bin'
+    secret.write_bytes(bytes(range(256)) * 64)
+    with h5py.File(mat, 'r+') as f:
+        shape = f['depths'].shape
+        del f['depths']
+        f.create_dataset('depths', shape, np.float32, external=[(str(secret), 0, 4 * int(np.prod(shape)))])
+    r = subprocess.run([sys.executable, TOOL, mat, splits, str(tmp_path / 'out2')], capture_output=True, text=True)
+    assert r.returncode == 2 and "'depths' is not a plain dataset stored in this file" in r.stderr, r.stderr
+
+
+def test_converter_names_a_wrong_shape(tmp_path):
+    """depths written as (N, H, W) (not MATLAB's transposed layout) against images (N, 3, W, H): refused, naming
+    the file, the shape found and the one expected."""
+    mat, splits, _, _ = _write_release(tmp_path, transpose_depths=False)
+    r = subprocess.run([sys.executable, TOOL, mat, splits, str(tmp_path / 'out')], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert f'labeled.mat: depths has shape ({N}, {H}, {W}), expected (N, W, H) = ({N}, {W}, {H})' in r.stderr, r.stderr
+    assert not (tmp_path / 'out' / 'official_splits').exists()

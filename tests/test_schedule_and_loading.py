@@ -59,7 +59,7 @@ def test_clip_shared_only_inside_scope():
 def test_clip_offline_without_cache_says_how_to_supply_weights(tmp_path, monkeypatch):
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     monkeypatch.setenv('HF_HOME', str(tmp_path / 'hf'))
-    with pytest.raises(RuntimeError, match=r"(?s)RN50/openai.*pretrained='/path/to/file'"):
+    with pytest.raises(FileNotFoundError, match=r"(?s)RN50/openai.*pretrained='/path/to/RN50.pt'"):
         load_clip('RN50', pretrained='openai', cache_dir=str(tmp_path / 'cache'))
 
 

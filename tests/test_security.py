@@ -44,6 +44,17 @@ def _png_declaring(path, width, height):
     return str(path)
 
 
+def _garbled_jpeg(folder) -> str:
+    """The sample JPEG with 500 bytes in its middle replaced by random ones (cv2.imdecode decodes it)."""
+    data = bytearray(open(SAMPLE, 'rb').read())
+    n = len(data) // 2
+    data[n:n + 500] = np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8).tobytes()
+    path = osp.join(str(folder), 'garbled.jpg')
+    with open(path, 'wb') as f:
+        f.write(bytes(data))
+    return path
+
+
 def _limited(setup: str, code: str, gib: float = 2.0):
     """Run ``setup`` (imports) in a fresh Python, then cap its address space at what it holds plus ``gib`` GiB
     and run ``code``: an input that is decoded in full instead of refused exceeds the cap (MemoryError)."""
@@ -128,6 +139,9 @@ def test_web_uploads_are_images_within_limits(served, tmp_path):
     cv2.imwrite(depth16, np.full((64, 64), 1234, np.uint16))
     with pytest.raises(Exception, match='depth16.png: a single-channel 16-bit image'):
         client.predict(list(service.choices)[0], '', handle_file(depth16), 500.0, api_name='/run')
+    # issue 25 case 6: a JPEG with garbled middle bytes, which cv2.imdecode accepted, is refused as the API does
+    with pytest.raises(Exception, match='garbled.jpg: corrupt or truncated image'):
+        client.predict(list(service.choices)[0], '', handle_file(_garbled_jpeg(tmp_path)), 500.0, api_name='/run')
     big = tmp_path / 'big.jpg'
     big.write_bytes(os.urandom(300 * 1024))  # above the served 200 KB max_file_size
     r = _upload(url, str(big))
@@ -155,6 +169,92 @@ def test_web_cache_is_keyed_by_the_normalised_choice(zero_shot, tmp_path):
     assert str(info.value) == web.SERVER_FILE_PROBLEM and 'missing' not in str(info.value)
 
 
+_SERVER = """
+import importlib.util, json, resource, sys, threading
+spec = importlib.util.spec_from_file_location('web_demo', 'demo/web_demo.py')
+web = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(web)
+import gradio  # noqa: F401 - every import before the cap
+from mmclipdepth.apis import load_depth_model  # noqa: F401
+args = json.loads(sys.argv[1])
+service = web.DepthService(max_side=2000, out_root=args['out'], choices=[args['config']], local_paths=True,
+                           max_pixels=4_000_000, cache_size=2)
+demo = web.build_demo([], service)
+held = [int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmSize')][0]
+cap = held + args['cap']
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+demo.queue().launch(server_name='127.0.0.1', server_port=args['port'], prevent_thread_lock=True, quiet=True,
+                    max_file_size='200kb')
+print('READY', cap, flush=True)
+threading.Event().wait()
+"""
+
+
+def _status_mb(pid, field):
+    with open(f'/proc/{pid}/status') as f:
+        return [int(ln.split()[1]) / 1024 for ln in f if ln.startswith(field + ':')][0]
+
+
+def test_web_memory_is_bounded_under_path_variants_bombs_and_big_uploads(tmp_path):
+    """The demo served in its own process, its address space capped at its imports + 3 GiB, with
+    ``--local-paths`` on loopback (the one mode that takes typed paths) and a model of ~300 MB (a tiny CLIP with
+    a 1024-wide text tower: 76 M parameters). Through Gradio's client: the config and eight spellings of it
+    (``./``, ``//``, ``dir/../dir``, relative), a PNG declaring 30000x30000, an upload over the size limit.
+    Bounds: the first request loads the model (the resident set grows by > 200 MB, so a second load would
+    show); the eight spellings then add < 100 MB (one model, not nine: the issue measured 5.1 GB for ten), and
+    the peak stays < 1 GiB above the resident set after the first request (the bomb would decode 2.7 GB)."""
+    pytest.importorskip('gradio')
+    from gradio_client import Client, handle_file
+    import copy
+    from conftest import TINY_CLIP
+    from tiny_configs import tiny_config
+    clip = copy.deepcopy(dict(TINY_CLIP))
+    clip['arch_cfg'] = dict(clip['arch_cfg'], text_cfg=dict(context_length=77, vocab_size=49408, width=1024,
+                                                            heads=8, layers=2))
+    cfg = tiny_config('clipdepth/nyu_depthclip_zeroshot.py')
+    cfg.model.backbone.clip = cfg.model.decode_head.text_encoder.clip = clip
+    folder = tmp_path / 'cfgs'
+    folder.mkdir()
+    config = str(folder / 'heavy.py')
+    cfg.dump(config)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    args = dict(out=str(tmp_path / 'out'), config=config, port=port, cap=3 << 30)
+    server = subprocess.Popen([PY, '-c', _SERVER, json.dumps(args)], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=dict(ENV, MALLOC_ARENA_MAX='2'))
+    try:
+        line = server.stdout.readline()
+        assert line.startswith('READY'), server.stderr.read()[-3000:]
+        client = Client(f'http://127.0.0.1:{port}/', verbose=False)
+        before = _status_mb(server.pid, 'VmRSS')
+        client.predict(config, '', handle_file(SAMPLE), 500.0, api_name='/run')
+        first = _status_mb(server.pid, 'VmRSS')
+        assert first - before > 200, (before, first)  # the model is big enough for a second copy to show
+        variants = [osp.join(str(folder), '.', 'heavy.py'), str(folder) + '//heavy.py',
+                    osp.join(str(folder), '..', 'cfgs', 'heavy.py'), osp.join(str(folder), '.', '.', 'heavy.py'),
+                    str(folder) + '/./../cfgs/./heavy.py', osp.relpath(config, REPO), ' ' + config + ' ',
+                    str(tmp_path) + '//cfgs//heavy.py']
+        for variant in variants:
+            client.predict(variant, '', handle_file(SAMPLE), 500.0, api_name='/run')
+        after = _status_mb(server.pid, 'VmRSS')
+        assert after - first < 100, (before, first, after)
+        bomb = _png_declaring(tmp_path / 'bomb.png', 30000, 30000)
+        with pytest.raises(Exception, match='bomb.png: the image declares 30000x30000'):
+            client.predict(config, '', handle_file(bomb), 500.0, api_name='/run')
+        big = tmp_path / 'big.jpg'
+        big.write_bytes(os.urandom(300 * 1024))
+        assert _upload(f'http://127.0.0.1:{port}/', str(big)).status_code == 413
+        peak = _status_mb(server.pid, 'VmHWM')
+        assert peak - first < 1024, (first, peak)
+        print(f'server resident set: {before:.0f} MB served, {first:.0f} after the first request, {after:.0f} '
+              f'after {len(variants)} spellings, peak {peak:.0f}')
+        assert server.poll() is None  # still serving
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_local_paths_flag_is_refused_off_loopback():
     r = subprocess.run([PY, 'demo/web_demo.py', '--local-paths', '--host', '0.0.0.0'], cwd=REPO, env=ENV,
                        capture_output=True, text=True, timeout=60)
@@ -172,23 +272,22 @@ def test_one_strict_decoder_for_the_api_and_image_demo(tmp_path, zero_shot, monk
     from mmclipdepth.apis import inference_depth, init_depth_model
     from mmclipdepth.fileio import ImageDecodeError
     model = init_depth_model(zero_shot)
-    data = bytearray(open(SAMPLE, 'rb').read())
-    n = len(data) // 2
-    data[n:n + 500] = np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8).tobytes()
-    garbled = tmp_path / 'garbled.jpg'
-    garbled.write_bytes(bytes(data))
+    with pytest.raises(ImageDecodeError, match='depth16.png.*single-channel 16-bit'):  # issue 25 case 5, the API
+        inference_depth(model, depth16)
     with pytest.raises(ImageDecodeError, match='garbled.jpg.*corrupt'):
-        inference_depth(model, str(garbled))
+        inference_depth(model, _garbled_jpeg(tmp_path))
     monkeypatch.setenv('MMCLIPDEPTH_MAX_PIXELS', str(640 * 480 - 1))  # the sample is 640x480: one pixel over
     with pytest.raises(ImageDecodeError, match='rgb_00100.jpg.*640x480 = 307200 px, above the limit of 307199'):
         inference_depth(model, SAMPLE)
 
 
 # ------------------------------------------------------------------------------------------------- ONNX
-def _onnx_files(tmp_path, **meta):
+def _onnx_files(tmp_path, graph=False, **meta):
+    """A data-only sidecar for ``tmp_path/model.onnx`` (written here unless ``graph``: it exists already)."""
     from mmclipdepth.apis.onnx_depth_model import FORMAT, _sha256, sidecar_path
     onnx = tmp_path / 'model.onnx'
-    onnx.write_bytes(b'not really a graph, but its digest is what the sidecar must name')
+    if not graph:
+        onnx.write_bytes(b'not really a graph, but its digest is what the sidecar must name')
     base = dict(format=FORMAT, graph_sha256=_sha256(str(onnx)), input=dict(size=None, min_size=32),
                 align_corners=False, default_scope='mmseg', data_preprocessor=dict(type='SegDataPreProcessor'),
                 inference_pipeline=[dict(type='LoadImageFromFileStrict'), dict(type='PackSegInputs')])
@@ -212,6 +311,20 @@ def test_onnx_sidecar_code_never_runs(tmp_path):
     onnx = _onnx_files(tmp_path, inference_pipeline=[dict(type='os.system'), dict(type='PackSegInputs')])
     with pytest.raises(ValueError, match=r"inference_pipeline\[0\].type = 'os.system' is not a bare"):
         OnnxDepthModel(onnx)
+    # registered names, but not what a sidecar may build: a model as the preprocessor (it would read weight files
+    # or download at build time), a second loader, a network backend, a model in the pipeline
+    loader = dict(type='LoadImageFromFileStrict')
+    for meta, refused in (
+            (dict(data_preprocessor=dict(type='CLIPDepthEstimator')), "data_preprocessor.type = 'CLIPDepthEstimator' "
+             'is not a registered data preprocessor'),
+            (dict(inference_pipeline=[loader, dict(type='LoadDepthPNG'), dict(type='PackSegInputs')]),
+             r"inference_pipeline\[1\].type = 'LoadDepthPNG': only the first transform loads a file"),
+            (dict(inference_pipeline=[dict(loader, backend_args=dict(backend='http')), dict(type='PackSegInputs')]),
+             r"inference_pipeline\[0\].backend_args = .*http.*only the local disk"),
+            (dict(inference_pipeline=[loader, dict(type='CLIPDepthEstimator')]),
+             r"inference_pipeline\[1\].type = 'CLIPDepthEstimator' is not a registered transform")):
+        with pytest.raises(ValueError, match=refused):
+            OnnxDepthModel(_onnx_files(tmp_path, **meta))
 
 
 def test_onnx_sidecar_of_another_graph_is_refused(tmp_path):
@@ -219,6 +332,36 @@ def test_onnx_sidecar_of_another_graph_is_refused(tmp_path):
     onnx = _onnx_files(tmp_path, graph_sha256='0' * 64)
     with pytest.raises(ValueError, match='model.json describes another graph'):
         OnnxDepthModel(onnx)
+
+
+def test_onnx_external_data_outside_the_model_folder_is_refused(tmp_path):
+    """A graph whose initializer names external data ``../secret.bin`` or an absolute path, with a matching
+    data-only sidecar: onnxruntime refuses to open it (held: keep it so); data beside the model is read."""
+    onnx = pytest.importorskip('onnx')
+    from onnx import TensorProto, helper
+    from mmclipdepth.apis import OnnxDepthModel
+    secret = tmp_path / 'secret.bin'
+    secret.write_bytes(np.arange(4, dtype=np.float32).tobytes())
+    folder = tmp_path / 'shared'
+    folder.mkdir()
+    (folder / 'w.bin').write_bytes(np.ones(4, np.float32).tobytes())
+    for location, refused in (('../secret.bin', 'escapes model directory'), (str(secret), 'Absolute path'),
+                              ('w.bin', None)):
+        w = TensorProto(name='w', data_type=TensorProto.FLOAT, dims=[1, 1, 1, 4])
+        w.data_location = TensorProto.EXTERNAL
+        for key, value in (('location', location), ('offset', '0'), ('length', '16')):
+            w.external_data.add(key=key, value=value)
+        graph = helper.make_graph([helper.make_node('Add', ['image', 'w'], ['depth'])], 'g',
+                                  [helper.make_tensor_value_info('image', TensorProto.FLOAT, [1, 1, 1, 4])],
+                                  [helper.make_tensor_value_info('depth', TensorProto.FLOAT, [1, 1, 1, 4])], [w])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)]), str(folder / 'model.onnx'))
+        path = _onnx_files(folder, graph=True)
+        if refused is None:
+            model = OnnxDepthModel(path)
+            np.testing.assert_array_equal(model.run(np.zeros((1, 1, 1, 4), np.float32)), np.ones((1, 1, 1, 4)))
+        else:
+            with pytest.raises(Exception, match=refused):
+                OnnxDepthModel(path)
 
 
 def test_export_onnx_checks_its_output_path_first(tmp_path, capsys):
@@ -290,6 +433,25 @@ def test_split_entries_outside_data_root_are_refused(tmp_path):
     split.write_text('basement/rgb_1.jpg basement/d_1.png 518.8\n../../../../etc/passwd_x basement/d_2.png 518.8\n')
     with pytest.raises(ValueError, match=r"'../../../../etc/passwd_x' \(.*list.txt', line 2\) points outside"):
         NYUDepthV2Dataset(data_root=str(tmp_path), split='train', split_file=str(split))
+    # the zero-shot releases' own lists: iBims' imagelist.txt and Hypersim's split CSV (scene names are paths)
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS
+    zs = osp.join(REPO, 'configs', '_base_', 'datasets', 'zero_shot')
+    ibims = tmp_path / 'ibims'
+    ibims.mkdir()
+    (ibims / 'imagelist.txt').write_text('corridor_01\n../../../../etc/passwd_x\n')
+    spec = dict(Config.fromfile(osp.join(zs, 'ibims.py')).test_dataloader.dataset.to_dict(), data_root=str(ibims))
+    with pytest.raises(ValueError, match=r"'rgb/../../../../etc/passwd_x.png' \(.*imagelist.txt', line 2\) "
+                                         'points outside data_root'):
+        DATASETS.build(spec)
+    hyp = tmp_path / 'hypersim'
+    hyp.mkdir()
+    (hyp / 'split.csv').write_text('scene_name,camera_name,frame_id,included_in_public_release,'
+                                   'split_partition_name\n../../../../tmp,cam_00,0,True,test\n')
+    spec = dict(Config.fromfile(osp.join(zs, 'hypersim.py')).test_dataloader.dataset.to_dict(), data_root=str(hyp),
+                split_file=str(hyp / 'split.csv'))
+    with pytest.raises(ValueError, match=r"'../../../../tmp/images/.*' \(.*split.csv', line 2\) points outside"):
+        DATASETS.build(spec)
 
 
 def test_paper_table_reads_a_work_dir_without_running_it(tmp_path):

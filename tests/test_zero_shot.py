@@ -142,6 +142,7 @@ def test_zero_shot_eval_writes_one_table(tmp_path, trees, tiny_zero_shot):
     rows = [r for r in text.splitlines() if r.startswith('| ibims') or r.startswith('| vkitti2')]
     assert len(rows) == 8  # 2 datasets x 4 scaling modes
     assert '| ddad |' in text and 'missing' in text
+    assert 'docs/zero_shot.md' in text and 'docs/zero_shot.md' in run.stderr  # where to get the missing set
     data = json.load(open(str(tmp_path / 'table.json')))
     ibims = next(r for r in data if r['name'] == 'ibims')['metrics']
     assert ibims['images'] == 2

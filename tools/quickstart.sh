@@ -10,7 +10,7 @@
 # !!!   bash tools/quickstart.sh work_dirs/qs_openai --cfg-options \
 # !!!     model.backbone.clip.pretrained=openai model.decode_head.text_encoder.clip.pretrained=openai
 # Extra arguments after WORK_DIR go to tools/train.py; their --cfg-options (e.g. the CLIP weights above) also go
-# to the metrics step and the demo, which rebuild the same model for the small checkpoint.
+# to the demo, which rebuilds the same model for the small checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK_DIR=${1:-work_dirs/quickstart}
@@ -27,24 +27,21 @@ python tools/train.py "${CONFIG}" --work-dir "${WORK_DIR}" "$@"
 CKPT=$(cat "${WORK_DIR}/last_checkpoint")
 
 echo "== 2/3 metrics of the final checkpoint on the bundled validation frame -> ${WORK_DIR}/metrics.json"
-python - "${WORK_DIR}" "${CONFIG}" "${CKPT}" "${CFG_OPTIONS[@]:1}" <<'PY'
+python - "${WORK_DIR}" "${CONFIG}" "${CKPT}" <<'PY'
 import glob, json, os, sys
 work_dir, config, ckpt = sys.argv[1:4]
-overrides = sys.argv[4:]
 runs = sorted(glob.glob(os.path.join(work_dir, '*', 'vis_data', 'scalars.json')), key=os.path.getmtime)
 rows = [json.loads(line) for line in open(runs[-1]) if '"abs_rel"' in line]
 metrics = {k: v for k, v in rows[-1].items() if k not in ('data_time', 'time', 'step')}
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmclipdepth.utils.protocol import protocol_stamp, write_metrics_json
-cfg = Config.fromfile(config)
-if overrides:  # the same --cfg-options as the training run
-    import argparse
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    cfg.merge_from_dict(parser.parse_args(['--cfg-options', *overrides]).cfg_options)
-# the validation loop produced these numbers: its loader and evaluator are the protocol
+# the validation loop produced these numbers: its loader and evaluator are the protocol, read from the config
+# the run dumped into its work dir (with any --cfg-options given to this script), the checkpoint's sha256 and
+# the model config's fingerprint beside them
+used = os.path.join(work_dir, os.path.basename(config))
 write_metrics_json(os.path.join(work_dir, 'metrics.json'), metrics,
-                   protocol_stamp(cfg, ckpt, 'val_dataloader', 'val_evaluator'))
+                   protocol_stamp(Config.fromfile(used if os.path.isfile(used) else config), ckpt,
+                                  'val_dataloader', 'val_evaluator'))
 print('   ' + '  '.join(f'{k}={v:.4f}' for k, v in metrics.items()))
 print('   (random CLIP, one frame: these numbers mean nothing; see docs/inference_and_tokens.md)')
 PY

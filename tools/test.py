@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 import mmclipdepth  # noqa: F401
 from mmclipdepth.models.utils.clip_loader import clip_weights_follow
 from mmclipdepth.utils import checkpoint_keys, holds_clip_weights, load_runner_config, set_clip_pretrained_none
+from mmclipdepth.utils.weights import exit_on_missing_weights
 
 
 def parse_args():
@@ -64,7 +65,8 @@ def main():
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(cfg.test_evaluator, dict) \
             else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
-    with clip_weights_follow() if clip_from_ckpt else contextlib.nullcontext():
+    with clip_weights_follow() if clip_from_ckpt else contextlib.nullcontext(), \
+            exit_on_missing_weights(cfg, 'tools/test.py'):
         runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     _write_stamped_metrics(cfg, args.checkpoint, metrics)

@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 
 import mmclipdepth  # noqa: F401  (registers components; compat shims first)
 from mmclipdepth.utils import load_runner_config
+from mmclipdepth.utils.weights import exit_on_missing_weights
 
 
 def parse_args():
@@ -59,7 +60,8 @@ def main():
         cfg.default_hooks.checkpoint.overwrite = True
     if cfg.resume and cfg.get('load_from') is None:
         _check_last_checkpoint(cfg.work_dir)
-    runner = Runner.from_cfg(cfg)
+    with exit_on_missing_weights(cfg, 'tools/train.py'):
+        runner = Runner.from_cfg(cfg)
     runner.train()
 
 

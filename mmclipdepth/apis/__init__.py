@@ -1,3 +1,4 @@
+from .. import _guard  # noqa: F401  (first: refuses a shadowed, empty mmclipdepth package)
 from .depth_outputs import (backproject_depth, colorize_depth, depth_to_png16, image_for_prediction,
                             intrinsics_for_prediction, render_depth_colorbar, write_glb_points, write_ply)
 from .inference import (ANNOTATION_TRANSFORMS, build_inference_pipeline, build_model_for_checkpoint, inference_depth,

@@ -24,6 +24,7 @@ from mmseg.registry import MODELS
 
 from ..checkpoint.state import (checkpoint_keys, checkpoint_state_dict, holds_clip_weights,
                                    set_clip_pretrained_none)
+from ..utils.weights import explain_missing_weights
 
 __all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'build_model_for_checkpoint',
            'ANNOTATION_TRANSFORMS', 'load_depth_model']
@@ -119,7 +120,8 @@ def init_depth_model(config: Union[str, Path, Config],
                      checkpoint: Optional[str] = None,
                      device: str = 'cpu',
                      cfg_options: Optional[dict] = None,
-                     allow_untrained: bool = False) -> torch.nn.Module:
+                     allow_untrained: bool = False,
+                     untrained_option: str = 'allow_untrained=True') -> torch.nn.Module:
     """Build the depth model of ``config``, load ``checkpoint`` and put it in eval mode on ``device``.
 
     Args:
@@ -130,6 +132,7 @@ def init_depth_model(config: Union[str, Path, Config],
         device: ``'cpu'``, ``'cuda:0'``, ...
         cfg_options: overrides merged into the config (``Config.merge_from_dict`` keys).
         allow_untrained: evaluate the initial values of the learnable parameters on purpose.
+        untrained_option: how the refusal names that switch (the demos: their ``--allow-untrained`` flag).
 
     The checkpoint goes through the model's checkpoint check (``mmclipdepth.checkpoint``):
     every learnable parameter present with the right shape, config-derived values (bins, depth range) equal
@@ -153,7 +156,8 @@ def init_depth_model(config: Union[str, Path, Config],
         except ValueError as e:
             raise ValueError(f'checkpoint {checkpoint!r}: {e}') from None
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model, clip_from_ckpt = build_model_for_checkpoint(cfg, checkpoint)
+    with explain_missing_weights(cfg):
+        model, clip_from_ckpt = build_model_for_checkpoint(cfg, checkpoint)
 
     if ckpt_state is not None:
         _load_checkpoint_to_model(model, ckpt_state, strict=False)  # the model's checkpoint check runs here
@@ -166,10 +170,10 @@ def init_depth_model(config: Union[str, Path, Config],
                 f'init_depth_model: config {getattr(cfg, "filename", None)!r} has {len(learnable)} learnable '
                 f'parameter tensor(s) ({", ".join(learnable[:3])}) and no checkpoint was given: predictions would '
                 'come from random initial values. Pass the checkpoint written by tools/train.py, or '
-                'allow_untrained=True to evaluate the initial values on purpose.')
+                f'{untrained_option} to evaluate the initial values on purpose.')
         if learnable:
             msg = (f'init_depth_model: evaluating {len(learnable)} learnable parameter tensor(s) at their RANDOM '
-                   'initial values (allow_untrained=True).')
+                   f'initial values ({untrained_option}).')
             warnings.warn(msg, stacklevel=2)
             print_log(msg, logger='current', level=logging.WARNING)
             if model.test_cfg is None:

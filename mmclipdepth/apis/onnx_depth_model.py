@@ -138,6 +138,44 @@ def _check_types(node, where: str, side: str):
             _check_types(v, f'{where}[{i}]', side)
 
 
+def _check_kinds(pipeline: list, pre: dict, side: str):
+    """What the sidecar may build: its ``data_preprocessor`` is a registered data preprocessor (a subclass of
+    mmengine's ``BaseDataPreprocessor``, not any model, which could read weight files or download at build time);
+    every transform of ``inference_pipeline`` (nested ones included) is a registered transform, the first one
+    the image loader and no other a loader (a loader reads the file a result names); no ``backend_args`` other
+    than the local disk (a backend may fetch from the network)."""
+    from mmengine.model import BaseDataPreprocessor
+    from mmseg.registry import MODELS, TRANSFORMS
+    from .inference import _IMAGE_LOADERS
+    cls = MODELS.get(pre.get('type'))
+    if not (isinstance(cls, type) and issubclass(cls, BaseDataPreprocessor)):
+        raise ValueError(f'{side}: data_preprocessor.type = {pre.get("type")!r} is not a registered data '
+                         'preprocessor: refused')
+    if pipeline[0].get('type') not in _IMAGE_LOADERS:
+        raise ValueError(f'{side}: inference_pipeline[0].type = {pipeline[0].get("type")!r}; the pipeline starts '
+                         f'with one of {_IMAGE_LOADERS}')
+
+    def visit(node, where, top):
+        if isinstance(node, dict):
+            if 'backend_args' in node and node['backend_args'] not in (None, {}, {'backend': 'local'}):
+                raise ValueError(f'{side}: {where}.backend_args = {node["backend_args"]!r}: only the local disk '
+                                 'is read')
+            if 'type' in node:
+                t = node['type']
+                if TRANSFORMS.get(t) is None:
+                    raise ValueError(f'{side}: {where}.type = {t!r} is not a registered transform: refused')
+                if not top and (t.startswith('Load') or t in _IMAGE_LOADERS):
+                    raise ValueError(f'{side}: {where}.type = {t!r}: only the first transform loads a file')
+            for k, v in node.items():
+                visit(v, f'{where}.{k}', False)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                visit(v, f'{where}[{i}]', False)
+
+    for i, t in enumerate(pipeline):
+        visit(t, f'inference_pipeline[{i}]', i == 0)
+
+
 #: why LLM-MDE is not one graph, and what of it is (``export_llm_mde_image_tokens``)
 LLM_MDE_STAYS = (
     'LLM-MDE cannot be exported as one image-to-depth graph: its adaptive prompt is written as text from each '
@@ -373,6 +411,7 @@ class OnnxDepthModel:
         self.meta = meta
         self.onnx_path = onnx_path
         init_default_scope(scope)
+        _check_kinds(pipeline, pre, side)
         self.cfg = Config(dict(default_scope=scope))  # data only: nothing from the sidecar is executed
         self.data_preprocessor = MODELS.build(ConfigDict(pre))
         self.inference_pipeline_cfg = [dict(t) for t in pipeline]

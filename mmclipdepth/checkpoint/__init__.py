@@ -7,6 +7,7 @@
 - :mod:`.state`: reading a state dict's keys, the small state dict;
 - :mod:`.atomic`: atomic writes (the ``'atomic_local'`` file backend); :mod:`.hook`: ``SafeCheckpointHook``.
 """
+from .. import _guard  # noqa: F401  (first: refuses a shadowed, empty mmclipdepth package)
 from .atomic import AtomicLocalBackend, atomic_write
 from .guard import check_incoming_state, describe_values, last_checkpoint_source
 from .hook import SafeCheckpointHook, capture_rng_state, restore_rng_state, small_state_dict

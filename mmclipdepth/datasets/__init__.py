@@ -1,3 +1,4 @@
+from .. import _guard  # noqa: F401  (first: refuses a shadowed, empty mmclipdepth package)
 from .transforms import *  # noqa: F401,F403
 from .samplers import *  # noqa: F401,F403
 from .base_depth_dataset import SPLITS_DIR, BaseDepthSplitDataset, resolve_split_file

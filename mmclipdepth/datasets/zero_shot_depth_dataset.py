@@ -91,10 +91,15 @@ class ZeroShotDepthDataset(BaseDataset):
             raise FileNotFoundError(f'{type(self).__name__}: data_root {self.data_root!r} does not exist (expected '
                                     f'the release layout {self.LAYOUT}, docs/zero_shot.md)')
         out = []
-        for rgb, depth, line in self._pairs():
+        # every list a release reads (a split file, Hypersim's CSV, iBims' imagelist.txt) names paths inside
+        # data_root, all checked before any file is opened; a depth path derived from an inside RGB path stays
+        # inside (or under the operator's depth_root)
+        pairs = [(entry_inside(rgb, f' (split file {self.split_file!r}, line {line})' if line else ''), depth, line)
+                 for rgb, depth, line in self._pairs()]
+        for rgb, depth, line in pairs:
+            where = f' (split file {self.split_file!r}, line {line})' if line else ''
             depth = depth or self.depth_path_of(rgb)
             img_path, depth_path = osp.join(self.data_root, rgb), osp.join(self.data_root, depth)
-            where = f' (split file {self.split_file!r}, line {line})' if line else ''
             for kind, p in (('image', img_path), ('depth map', depth_path)):
                 if not osp.isfile(p):
                     raise FileNotFoundError(f'{type(self).__name__}: {kind} {p!r} does not exist{where}; expected '

@@ -1,3 +1,4 @@
+from .. import _guard  # noqa: F401  (first: refuses a shadowed, empty mmclipdepth package)
 from .backbones import *  # noqa: F401,F403
 from .decode_heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

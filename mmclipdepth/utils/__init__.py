@@ -1,3 +1,4 @@
+from .. import _guard  # noqa: F401  (first: refuses a shadowed, empty mmclipdepth package)
 from ..checkpoint.state import checkpoint_keys, checkpoint_state_dict, holds_clip_weights, set_clip_pretrained_none
 from .dist import setup_cpu_distributed
 from .runner_config import apply_test_set, load_runner_config

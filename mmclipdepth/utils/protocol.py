@@ -10,7 +10,8 @@ import hashlib
 import os.path as osp
 from typing import Optional
 
-__all__ = ['file_sha256', 'protocol_stamp', 'write_metrics_json', 'protocol_key', 'PROTOCOL_KEY_FIELDS', 'describe_protocol']
+__all__ = ['file_sha256', 'protocol_stamp', 'write_metrics_json', 'protocol_key', 'PROTOCOL_KEY_FIELDS',
+           'describe_protocol']
 
 #: stamp fields that must agree for two numbers to be comparable (tools/analysis/paper_table.py)
 PROTOCOL_KEY_FIELDS = ('dataset', 'split_file_sha256', 'crop', 'min_depth', 'max_depth', 'max_comparison',
@@ -73,6 +74,19 @@ def _versions() -> dict:
     return out
 
 
+def _fingerprint(model_cfg) -> dict:
+    """``config_fingerprint``: :func:`mmclipdepth.checkpoint.identity.model_fingerprint` of the model config (the
+    same fingerprint a checkpoint carries and is checked against at load), and ``config_fingerprint_sha256``: the
+    sha256 of its canonical JSON (sorted keys), short enough to compare by eye."""
+    if model_cfg is None:
+        return dict(config_fingerprint=None, config_fingerprint_sha256=None)
+    import json
+    from mmclipdepth.checkpoint.identity import model_fingerprint
+    fp = model_fingerprint(model_cfg)
+    text = json.dumps(fp, sort_keys=True, separators=(',', ':'), default=repr)
+    return dict(config_fingerprint=fp, config_fingerprint_sha256=hashlib.sha256(text.encode()).hexdigest())
+
+
 def protocol_stamp(cfg, checkpoint: Optional[str] = None, dataloader_key: str = 'test_dataloader',
                    evaluator_key: str = 'test_evaluator') -> dict:
     """The protocol of the numbers ``cfg``'s test loop produces (a plain, JSON-serialisable dict).
@@ -82,7 +96,8 @@ def protocol_stamp(cfg, checkpoint: Optional[str] = None, dataloader_key: str = 
     ``min_pred``, ``clamp_prediction`` (DepthEvalMetric always clamps to [min, max]), ``alignment`` (scaling
     mode), ``averaging`` (``'image-wise'``: metrics per image, then the mean over images), ``tta`` (the test
     mode, e.g. ``whole_flip``), ``input_size``, ``checkpoint`` and ``checkpoint_sha256``,
-    ``config_fingerprint`` (``None``: filled by the checkpoint-identity tooling), package ``versions``.
+    ``config_fingerprint`` (the model config's :func:`mmclipdepth.checkpoint.identity.model_fingerprint`, the one
+    a checkpoint carries) with its ``config_fingerprint_sha256``, package ``versions``.
     """
     loader = _get(cfg, dataloader_key) or {}
     ds = _get(loader, 'dataset') or {}
@@ -129,7 +144,7 @@ def protocol_stamp(cfg, checkpoint: Optional[str] = None, dataloader_key: str = 
         input_size=_input_size(_get(ds, 'pipeline')),
         checkpoint=osp.abspath(checkpoint) if checkpoint else None,
         checkpoint_sha256=file_sha256(checkpoint) if checkpoint else None,
-        config_fingerprint=None,  # to be connected to mmclipdepth.checkpoint's fingerprint
+        **_fingerprint(_get(cfg, 'model')),
         versions=_versions())
 
 

@@ -1,3 +1,4 @@
-from .depth_local_visualizer import DepthLocalVisualizer, depth_panels
+from .. import _guard  # noqa: F401  (first: refuses a shadowed, empty mmclipdepth package)
+from .depth_local_visualizer import DepthLocalVisualizer, depth_panels, title_band_height
 
-__all__ = ['DepthLocalVisualizer', 'depth_panels']
+__all__ = ['DepthLocalVisualizer', 'depth_panels', 'title_band_height']

@@ -8,7 +8,7 @@ from mmseg.visualization import SegLocalVisualizer
 
 from ..apis.depth_outputs import colorize_depth
 
-__all__ = ['DepthLocalVisualizer', 'depth_panels']
+__all__ = ['DepthLocalVisualizer', 'depth_panels', 'title_band_height']
 
 #: invalid ground truth (no measurement) is painted in this neutral grey
 INVALID_RGB = (128, 128, 128)
@@ -32,8 +32,10 @@ def _colorbar(height: int, lo: float, hi: float, cmap: str, label: str) -> np.nd
 
 
 def depth_panels(image: np.ndarray, pred: np.ndarray, gt: Optional[np.ndarray] = None, cmap: str = 'magma_r',
-                 vmin: Optional[float] = None, vmax: Optional[float] = None, max_abs_rel: float = 0.5) -> np.ndarray:
-    """``[image | GT | prediction | abs_rel error]`` (RGB uint8) with colour bars: GT and prediction share one
+                 vmin: Optional[float] = None, vmax: Optional[float] = None, max_abs_rel: float = 0.5,
+                 titles: bool = True) -> np.ndarray:
+    """``[image | GT | prediction | abs_rel error]`` (RGB uint8) with colour bars and, with ``titles``, a white band
+    of :func:`title_band_height` rows on top naming each panel. GT and prediction share one
     colormap (``magma_r``, near bright, as the demo) and one range (the GT's valid range, else the
     prediction's) with a bar in metres; invalid GT pixels are grey; the error panel is ``|p - g| / g`` on valid
     pixels over [0, ``max_abs_rel``] with its own bar."""
@@ -44,18 +46,39 @@ def depth_panels(image: np.ndarray, pred: np.ndarray, gt: Optional[np.ndarray] =
     hi = float(ref.max()) if vmax is None and ref.size else (vmax if vmax is not None else 1.0)
     hi = max(hi, lo + 1e-6)
     panels = [image[:h, :w] if image.shape[:2] == (h, w) else _resize(image, h, w)]
+    names = ['image']
     if gt is not None:
         g = colorize_depth(gt, lo, hi, cmap)
         g[~valid] = INVALID_RGB
         panels.append(g)
+        names.append('ground truth')
     panels += [colorize_depth(pred, lo, hi, cmap), _colorbar(h, lo, hi, cmap, 'depth (m)')]
+    names += ['prediction', '']
     if gt is not None:
         err = np.zeros_like(pred, dtype=np.float64)
         err[valid] = np.abs(pred[valid] - gt[valid]) / gt[valid]
         e = colorize_depth(np.where(valid, err + 1e-9, 0.0), 1e-9, max_abs_rel, 'inferno')
         e[~valid] = INVALID_RGB
         panels += [e, _colorbar(h, 0.0, max_abs_rel, 'inferno', 'abs rel error')]
-    return np.concatenate(panels, axis=1)
+        names += ['abs rel error', '']
+    strip = np.concatenate(panels, axis=1)
+    if not titles:
+        return strip
+    import cv2
+    band = np.full((title_band_height(h), strip.shape[1], 3), 255, np.uint8)
+    scale = band.shape[0] / 40.0
+    x = 0
+    for panel, name in zip(panels, names):
+        if name:
+            cv2.putText(band, name, (x + 4, int(band.shape[0] * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
+                        max(1, int(round(scale * 2))), cv2.LINE_AA)
+        x += panel.shape[1]
+    return np.concatenate([band, strip], axis=0)
+
+
+def title_band_height(h: int) -> int:
+    """Rows of the title band above a strip of height ``h`` (20 at least, 6% of the height)."""
+    return max(20, int(round(0.06 * h)))
 
 
 def _resize(image, h, w):

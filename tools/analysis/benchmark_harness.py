@@ -196,18 +196,20 @@ def measure_training(model: nn.Module, inputs: Tensor, data_samples, path: str, 
 def precision_deviation(model: nn.Module, inputs: Tensor, data_samples, precision: str, device='cpu') -> dict:
     """Loss and token gradients of the package's step under ``precision`` against fp32, same weights and batch
     (BatchNorm buffers restored after each): ``loss_rel_diff``, ``grad_rel_diff`` per parameter
-    (``||g_p - g_fp32|| / ||g_fp32||``), ``max_rel_diff``. fp16 gradients are computed with loss scaling
-    (a constant 2**16, divided out) as a GradScaler step would."""
+    (``||g_p - g_fp32|| / ||g_fp32||``), ``max_rel_diff`` (inf when any of them is not finite). fp16 gradients
+    are computed with loss scaling as a GradScaler step would: from 2**16, halved while the scaled gradients
+    overflow (``loss_scale``: the scale that gave finite ones, ``overflow_backoffs``: how many halvings)."""
+    import math
+
     from mmclipdepth.testing.equivalence import _rel
     params = learnable_params(model)
     saved = {n: b.detach().clone() for n, b in model.named_buffers()}
 
-    def run(p):
+    def run(p, scale):
         for t in params.values():
             t.grad = None
         with precision_context(p, device):
             loss = optimised_loss(model, inputs, data_samples)
-        scale = 2.0 ** 16 if PRECISIONS[p][2] else 1.0
         (loss.float() * scale).backward()
         grads = {n: t.grad.detach().float() / scale for n, t in params.items()}
         for t in params.values():
@@ -217,13 +219,24 @@ def precision_deviation(model: nn.Module, inputs: Tensor, data_samples, precisio
                 b.copy_(saved[n])
         return loss.detach().float(), grads
 
-    loss32, grads32 = run('fp32')
-    loss_p, grads_p = run(precision)
+    def finite(loss, grads):
+        return bool(torch.isfinite(loss)) and all(bool(torch.isfinite(g).all()) for g in grads.values())
+
+    loss32, grads32 = run('fp32', 1.0)
+    scale, backoffs = (2.0 ** 16 if PRECISIONS[precision][2] else 1.0), 0
+    loss_p, grads_p = run(precision, scale)
+    while PRECISIONS[precision][2] and not finite(loss_p, grads_p) and scale > 1.0:
+        scale, backoffs = scale / 2, backoffs + 1  # GradScaler's backoff factor on an overflowing step
+        loss_p, grads_p = run(precision, scale)
     grad_rel = {n: _rel(grads_p[n], grads32[n]) for n in params}
     loss_rel = abs(loss_p.item() - loss32.item()) / max(abs(loss32.item()), 1e-30)
-    finite = bool(torch.isfinite(loss_p)) and all(bool(torch.isfinite(g).all()) for g in grads_p.values())
-    return dict(loss_fp32=loss32.item(), loss=loss_p.item(), loss_rel_diff=loss_rel, grad_rel_diff=grad_rel,
-                max_rel_diff=max([loss_rel] + list(grad_rel.values())), finite=finite)
+    values = [loss_rel] + list(grad_rel.values())
+    out = dict(loss_fp32=loss32.item(), loss=loss_p.item(), loss_rel_diff=loss_rel, grad_rel_diff=grad_rel,
+               max_rel_diff=max(values) if all(math.isfinite(v) for v in values) else math.inf,
+               finite=finite(loss_p, grads_p))
+    if PRECISIONS[precision][2]:
+        out.update(loss_scale=scale, overflow_backoffs=backoffs)
+    return out
 
 
 #: operator families for the profile summary (self time): image trunk, text transformer, the rest

@@ -1,9 +1,9 @@
 """One command for a GPU machine: training step (ours against the authors'), precisions, the 28-head sweep,
 inference backends, the data loader and the environment, as JSON plus a Markdown table beside it.
 
-    python tools/analysis/gpu_report.py [--device cuda] [--tiny] --out report.json
+    python tools/analysis/gpu_report.py [--device cuda] [--tiny] --out report.json [--budget-s 480]
         [--config configs/clipdepth/nyu_baseline_learned7.py] [--sweep configs/clipdepth/sweeps/nyu_auty_tables3to7.py]
-        [--skip train sweep inference loader]
+        [--skip train sweep inference loader] [--save-outputs DIR]
 
 Every model has random CLIP weights of the configured architecture (the cost does not depend on the values).
 
@@ -21,6 +21,14 @@ Every model has random CLIP weights of the configured architecture (the cost doe
   tree (480x640 JPEG + 16-bit PNG) with 1, 4 and 8 workers: images/s against the fp32 training step's images/s
   (input-bound when the loader is slower).
 * ``environment``: GPU, driver, CUDA, torch, cuDNN, onnxruntime and its providers, CPU.
+
+The sections run in that order except that the loader follows the training step, and ``inference`` (the
+slowest to prepare: ``torch.compile`` and TensorRT engines per shape) comes last. ``--budget-s`` (default
+480 s, the 8 minutes the report is meant to take on one H100; no budget with ``--tiny`` unless given): once
+that much wall time has passed, every measurement not yet started is listed as skipped with that reason, so
+the command ends soon after the budget whatever the machine (one measurement already running is finished).
+``--save-outputs DIR`` keeps each inference run's depth (``HxW_bB_RUN.npy``) so that the deviations can be
+recomputed.
 
 ``--tiny`` runs the same code with a tiny CLIP, small sizes and batches and few iterations (the test suite runs
 ``--tiny --device cpu`` in seconds); its numbers are not measurements of anything.
@@ -56,6 +64,17 @@ FULL = dict(bins=(7, 256), train_batch=16, train_size=(416, 544), iters=3, warmu
 TINY = dict(bins=(7, ), train_batch=2, train_size=(64, 96), iters=1, warmup=1,
             infer_sizes=((64, 96), ), infer_batches=(1, 2), infer_iters=1,
             loader_images=4, loader_batch=2, workers=(1, 2), sweep_copies=1, sweep_batch=1)
+
+
+#: wall-clock deadline (time.perf_counter) set by main from --budget-s; None = no budget
+DEADLINE = None
+
+
+def over_budget():
+    """The reason a measurement is skipped once the --budget-s wall time has passed, else None."""
+    if DEADLINE is not None and time.perf_counter() > DEADLINE:
+        return 'not run: the --budget-s wall-time budget was spent before it'
+    return None
 
 
 def log(msg):
@@ -113,7 +132,7 @@ def training(config, s, device, tiny) -> list:
                                      device=device)
         row = dict(bins=n, batch=s['train_batch'], size=list(s['train_size']), precisions={})
         for precision in PRECISIONS:
-            why = precision_unsupported(precision, device)
+            why = precision_unsupported(precision, device) or over_budget()
             if why:
                 row['precisions'][precision] = dict(skipped=why)
                 log(f'train bins={n} {precision}: skipped ({why})')
@@ -144,6 +163,10 @@ def training(config, s, device, tiny) -> list:
 
 # ----------------------------------------------------------------------------------------------- sweep
 def sweep(sweep_config, s, device, tiny) -> dict:
+    why = over_budget()
+    if why:
+        log(f'sweep: skipped ({why})')
+        return dict(skipped=why)
     with tempfile.TemporaryDirectory() as tmp:
         out = osp.join(tmp, 'sweep.json')
         size = ['64', '96'] if tiny else ['416', '544']
@@ -151,7 +174,14 @@ def sweep(sweep_config, s, device, tiny) -> dict:
                '--size', *size, '--iters', str(s['iters']), '--warmup', str(s['warmup']),
                '--copies', str(s['sweep_copies']), '--rounds', '1' if tiny else '2', '--device', device,
                '--out', out] + (['--clip', json.dumps(TINY_CLIP)] if tiny else [])
-        run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS='ignore'))
+        # the budget left (and a minute's grace) bounds the subprocess too
+        limit = None if DEADLINE is None else max(DEADLINE - time.perf_counter(), 0) + 60
+        try:
+            run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS='ignore'),
+                                 timeout=limit)
+        except subprocess.TimeoutExpired:
+            return dict(error=f'benchmark_sweep.py stopped after {limit:.0f} s: the --budget-s budget (and 60 s) '
+                        'was spent', command=' '.join(cmd))
         if run.returncode or not osp.isfile(out):
             return dict(error=f'benchmark_sweep.py failed (exit {run.returncode}): {run.stderr[-2000:]}',
                         command=' '.join(cmd))
@@ -176,7 +206,7 @@ def _dev(a, ref) -> float:
     return float(np.abs(a - ref).max() / max(np.abs(ref).max(), 1e-12))
 
 
-def inference(config, s, device, tiny, compile_backend='inductor') -> list:
+def inference(config, s, device, tiny, compile_backend='inductor', save_outputs=None) -> list:
     import cv2
 
     from mmclipdepth.apis import export_onnx, init_depth_model
@@ -207,7 +237,10 @@ def inference(config, s, device, tiny, compile_backend='inductor') -> list:
             elif prov not in available:
                 sessions[prov] = f'not in this onnxruntime (available: {available})'
             else:
-                sessions[prov] = ort.InferenceSession(onnx_path, providers=[prov, 'CPUExecutionProvider'])
+                options = {}
+                if prov == 'TensorrtExecutionProvider':  # fp32 engines, built once per shape into the work folder
+                    options = dict(trt_engine_cache_enable=True, trt_engine_cache_path=osp.join(work, 'trt'))
+                sessions[prov] = ort.InferenceSession(onnx_path, providers=[(prov, options), 'CPUExecutionProvider'])
     except Exception as e:  # noqa: BLE001 - the report goes on without onnxruntime, saying why
         sessions = {p: f'export or onnxruntime failed: {type(e).__name__}: {str(e)[:300]}' for p in
                     ('TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider')}
@@ -216,10 +249,16 @@ def inference(config, s, device, tiny, compile_backend='inductor') -> list:
         graph = _ImageToDepth(model, flip).to(device).eval()
         for h, w in s['infer_sizes']:
             for b in s['infer_batches']:
+                why = over_budget()
+                if why:
+                    rows.append(dict(size=[h, w], batch=b, flip_tta=flip, skipped=why))
+                    log(f'inference {h}x{w} batch {b}: skipped ({why})')
+                    continue
                 x = torch.randn(b, 3, h, w, generator=torch.Generator().manual_seed(b)).to(device)
                 row = dict(size=[h, w], batch=b, flip_tta=flip, runs={})
                 ref, walls = _time(lambda: graph(x), s['infer_iters'], 1, device)
                 ref = ref.float().cpu().numpy()
+                outputs = dict(eager_fp32=ref)
                 row['runs']['eager_fp32'] = dict(images_per_s=b / float(np.median(walls[1:])),
                                                  deviation_from_eager_fp32=0.0)
                 try:
@@ -230,6 +269,7 @@ def inference(config, s, device, tiny, compile_backend='inductor') -> list:
                     _sync(device)
                     first = time.perf_counter() - t
                     out, walls = _time(lambda: compiled(x), s['infer_iters'], 0, device)
+                    outputs['torch_compile'] = out.float().cpu().numpy()
                     row['runs']['torch_compile'] = dict(images_per_s=b / float(np.median(walls)),
                                                         first_call_s=first, backend=compile_backend,
                                                         deviation_from_eager_fp32=_dev(out.float().cpu(), ref))
@@ -238,18 +278,23 @@ def inference(config, s, device, tiny, compile_backend='inductor') -> list:
                 x_np = x.cpu().numpy()
                 for prov, sess in sessions.items():
                     key = 'onnxruntime_' + prov.replace('ExecutionProvider', '')
-                    if isinstance(sess, str):
-                        row['runs'][key] = dict(skipped=sess)
+                    if isinstance(sess, str) or over_budget():
+                        row['runs'][key] = dict(skipped=sess if isinstance(sess, str) else over_budget())
                         continue
                     try:
                         out, walls = _time(lambda: sess.run(['depth'], {'image': x_np})[0], s['infer_iters'], 1,
                                            'cpu')
+                        outputs[key] = out
                         row['runs'][key] = dict(images_per_s=b / float(np.median(walls[1:])),
                                                 deviation_from_eager_fp32=_dev(out, ref),
                                                 note='host arrays in and out (copies included)',
                                                 providers_used=sess.get_providers())
                     except Exception as e:  # noqa: BLE001
                         row['runs'][key] = dict(error=f'{type(e).__name__}: {str(e)[:300]}')
+                if save_outputs:
+                    os.makedirs(save_outputs, exist_ok=True)
+                    for k, v in outputs.items():
+                        np.save(osp.join(save_outputs, f'{h}x{w}_b{b}_{k}.npy'), v)
                 log(f'inference {h}x{w} batch {b}: ' + ', '.join(
                     f"{k} {v['images_per_s']:.2f} img/s" for k, v in row['runs'].items() if 'images_per_s' in v))
                 rows.append(row)
@@ -283,6 +328,10 @@ def loader(config, s, step_images_per_s) -> dict:
     from mmengine.runner import Runner
     import mmclipdepth  # noqa: F401
     init_default_scope('mmseg')
+    why = over_budget()
+    if why:
+        log(f'loader: skipped ({why})')
+        return dict(skipped=why)
     cfg = Config.fromfile(config)
     root = tempfile.mkdtemp(prefix='gpu_report_nyu_')
     t = time.perf_counter()
@@ -291,6 +340,11 @@ def loader(config, s, step_images_per_s) -> dict:
                pipeline=[p['type'] for p in cfg.train_dataloader.dataset.pipeline],
                tree_written_s=time.perf_counter() - t, workers={}, step_images_per_s_fp32=step_images_per_s)
     for workers in s['workers']:
+        why = over_budget()
+        if why:
+            out['workers'][str(workers)] = dict(skipped=why)
+            log(f'loader {workers} worker(s): skipped ({why})')
+            continue
         dl_cfg = cfg.train_dataloader.copy()
         dl_cfg.update(batch_size=s['loader_batch'], num_workers=workers, persistent_workers=False)
         dl_cfg.dataset = dict(dl_cfg.dataset, data_root=root, split_file=split)
@@ -334,7 +388,9 @@ def markdown(report: dict) -> str:
                              f"{fmt(o.get('images_per_s'), '.1f')} | {fmt(r.get('wall_s', r.get('error')), '.3f')} | "
                              f"{fmt(ratio, '.2f')} | {fmt(o.get('peak_bytes', 0) / 2**30, '.2f')} / "
                              f"{fmt(r.get('peak_bytes', 0) / 2**30, '.2f')} | "
-                             f"{d['loss_rel_diff']:.1e}, {max(d['grad_rel_diff'].values()):.1e} |")
+                             f"{d['loss_rel_diff']:.1e}, {max(d['grad_rel_diff'].values()):.1e}"
+                             + (f" (loss scale {d['loss_scale']:g})" if 'loss_scale' in d else '')
+                             + ('' if d['finite'] else ' NOT FINITE') + ' |')
             eq = row.get('equivalence_fp32')
             if eq:
                 lines.append(f"| {row['bins']} | fp32 ours vs reference | max rel diff {eq['max_rel_diff']:.1e} "
@@ -342,22 +398,28 @@ def markdown(report: dict) -> str:
     sw = report.get('sweep')
     if sw:
         lines += ['', 'Sweep: ' + (sw['error'].splitlines()[0] if 'error' in sw else
+                                   sw['skipped'] if 'skipped' in sw else
                   f"{sw['results']['sweep']['heads']} heads: {sw['results']['sweep']['step_s']:.3f} s/step against "
                   f"{sw['results']['single']['step_s']:.3f} s/step for one variant "
                   f"({sw['sweep_over_single']:.2f}x)")]
     if report.get('inference'):
         lines += ['', '| size | batch | run | img/s | depth deviation from eager fp32 |', '|---|---|---|---|---|']
         for row in report['inference']:
-            for k, v in row['runs'].items():
+            if 'skipped' in row:
+                lines.append(f"| {row['size'][0]}x{row['size'][1]} | {row['batch']} | all | {row['skipped']} | |")
+            for k, v in row.get('runs', {}).items():
                 why = v.get('skipped') or v.get('error')
-                lines.append(f"| {row['size'][0]}x{row['size'][1]} | {row['batch']} | {k} | "
-                             + (f'{why} | |' if why else f"{v['images_per_s']:.2f} | {v['deviation_from_eager_fp32']:.1e} |"))
+                lines.append(f"| {row['size'][0]}x{row['size'][1]} | {row['batch']} | {k} | " + (
+                    f'{why} | |' if why else f"{v['images_per_s']:.2f} | {v['deviation_from_eager_fp32']:.1e} |"))
     ld = report.get('loader')
-    if ld:
+    if ld and 'skipped' in ld:
+        lines += ['', f"Loader: {ld['skipped']}"]
+    elif ld:
         lines += ['', f"| loader workers | img/s | input-bound (fp32 step: {ld['step_images_per_s_fp32'] or 0:.1f} "
                   'img/s) |', '|---|---|---|']
         for k, v in ld['workers'].items():
-            lines.append(f"| {k} | {v['images_per_s'] or 0:.1f} | {v['input_bound']} |")
+            lines.append(f"| {k} | {v['skipped']} | |" if 'skipped' in v else
+                         f"| {k} | {v['images_per_s'] or 0:.1f} | {v['input_bound']} |")
     return '\n'.join(lines) + '\n'
 
 
@@ -371,6 +433,11 @@ def main(argv=None):
     p.add_argument('--compile-backend', default='inductor',
                    help="torch.compile backend (default inductor; 'eager' = graph capture only, for a quick smoke run)")
     p.add_argument('--skip', nargs='+', default=[], choices=['train', 'sweep', 'inference', 'loader'])
+    p.add_argument('--budget-s', type=float, default=None,
+                   help='wall-time budget (default 480 s; none with --tiny): measurements not started when it is '
+                   'spent are listed as skipped')
+    p.add_argument('--save-outputs', default=None, metavar='DIR',
+                   help='keep each inference run\'s depth as DIR/HxW_bB_RUN.npy (to recompute the deviations)')
     args = p.parse_args(argv)
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         p.error('--device cuda: no CUDA device is visible to torch (use --device cpu for a smoke run)')
@@ -380,21 +447,27 @@ def main(argv=None):
     import mmclipdepth  # noqa: F401
     warnings.filterwarnings('ignore', message='.*RANDOMLY INITIALISED.*')
     s = TINY if args.tiny else FULL
+    global DEADLINE
     start = time.perf_counter()
+    if args.budget_s is None and not args.tiny:
+        args.budget_s = 480.0
+    DEADLINE = None if args.budget_s is None else start + args.budget_s
     report = dict(command='python ' + ' '.join([osp.relpath(__file__, REPO)] + sys.argv[1:] if argv is None
                                                  else [osp.relpath(__file__, REPO)] + list(argv)),
-                  device=args.device, tiny=args.tiny, settings=s, environment=environment(args.device))
+                  device=args.device, tiny=args.tiny, settings=s, budget_s=args.budget_s,
+                  environment=environment(args.device))
     if 'train' not in args.skip:
         report['training'] = training(args.config, s, args.device, args.tiny)
-    if 'sweep' not in args.skip:
-        report['sweep'] = sweep(args.sweep, s, args.device, args.tiny)
-    if 'inference' not in args.skip:
-        report['inference'] = inference(args.config, s, args.device, args.tiny, args.compile_backend)
     if 'loader' not in args.skip:
         step = None
         for row in report.get('training', [])[:1]:
             step = row['precisions']['fp32'].get('optimised', {}).get('images_per_s')
         report['loader'] = loader(args.config, s, step)
+    if 'sweep' not in args.skip:
+        report['sweep'] = sweep(args.sweep, s, args.device, args.tiny)
+    if 'inference' not in args.skip:
+        report['inference'] = inference(args.config, s, args.device, args.tiny, args.compile_backend,
+                                        args.save_outputs)
     report['total_s'] = time.perf_counter() - start
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:

@@ -1,7 +1,7 @@
 """How much do a model's depth numbers move when its prompts are perturbed? (docs/prompt_robustness.md)
 
     python tools/analysis/prompt_robustness.py CONFIG [CHECKPOINT] --out-dir DIR [--test-set DATASET_CONFIG]
-        [--families synonym typo ...] [--strengths 0.25 0.5 1] [--seed 0] [--allow-untrained]
+        [--families synonym typo ...] [--strengths 0.25 0.5 1] [--severities 1 3 5] [--seed 0] [--allow-untrained]
 
 The model of CONFIG (with CHECKPOINT) is evaluated on its test set (or ``--test-set``) once as is, then under
 every (family, strength) setting; each setting's metrics and their change against the unperturbed model go to
@@ -11,10 +11,14 @@ features are computed once, in the unperturbed pass, and replayed for every pert
 batches, in the same order), so a setting costs the text encoder, the head and the metric only. The JSON's
 ``cost`` records the wall time of the unperturbed evaluation and of the whole run.
 
-Families (``mmclipdepth/apis/prompt_perturbations.py``): for human-word depth prompts (DepthCLIP, Auty's word
-configs) ``synonym``, ``typo``, ``word_order``, ``random_words``, ``case_punct``, ``paraphrase``; for learned (or
-fixed random) tokens ``gaussian_noise``, ``token_dropout``, ``bin_swap``, ``nearest_word``. A family that does
-not apply to the model's prompt kind is listed under ``skipped`` with the reason.
+Families (:data:`FAMILIES`; ``mmclipdepth/apis/prompt_perturbations.py``, ``image_corruptions.py``): on human-word
+prompts (DepthCLIP, Auty's word configs) ``synonym``, ``paraphrase``, ``word_order``, ``typo``, ``random_words``,
+``case_punct``; on LLM-MDE's adaptive prompts (perturbed as generated, per image) the four of them that need no
+template; on learned / random token vectors (Auty) and CLIP2Depth's mirror ``gaussian_noise``, ``token_dropout``,
+``bin_swap`` (not the mirror: no bins), ``nearest_word``; on the test images, for comparison and only when named,
+``img_brightness``, ``img_dark``, ``img_fog``, ``img_noise``, ``img_blur``, ``img_jpeg`` at severities 1..5 (each
+a full evaluation). A family that does not apply to the model's prompt kind, or is not run, is listed under
+``skipped`` with the reason. Seeded: two runs with the same arguments write the same numbers.
 """
 import argparse
 import json
@@ -25,21 +29,32 @@ import time
 
 import numpy as np
 
-WORD_FAMILIES = {
-    'synonym': (0.25, 0.5, 1.0),  # probability that a word with a curated synonym is replaced
-    'typo': (0.05, 0.1, 0.2),  # per-letter typo rate
-    'word_order': (0.25, 0.5, 1.0),  # probability that a prompt's words are shuffled
-    'random_words': (0.25, 0.5, 1.0),  # probability that a bin's depth words become random English words
-    'case_punct': (1, 2, 3),  # 1 trailing period, 2 capitals, 3 both
-    'paraphrase': (1, 2, 3),  # the k-th template paraphrase
+#: name: (kind, default strengths, what the strength means). Kinds: ``words`` (human-word prompts: DepthCLIP /
+#: Auty word configs, LLM-MDE's adaptive prompts), ``vectors`` (Auty's learned or random tokens, CLIP2Depth's
+#: mirror), ``image`` (RoboDepth-style corruptions of the test images, for comparison).
+FAMILIES = {
+    'synonym': ('words', (0.25, 0.5, 1.0), 'probability that a word with a curated synonym is replaced'),
+    'paraphrase': ('words', (1, 2, 3), 'the k-th template paraphrase'),
+    'word_order': ('words', (0.25, 0.5, 1.0), "probability that a prompt's words are shuffled"),
+    'typo': ('words', (0.05, 0.1, 0.2), 'per-letter typo rate'),
+    'random_words': ('words', (0.25, 0.5, 1.0), "probability that a bin's depth words become random English words"),
+    'case_punct': ('words', (1, 2, 3), '1 trailing period, 2 capitals, 3 both'),
+    'gaussian_noise': ('vectors', (0.1, 0.25, 0.5, 1.0), "sigma relative to each vector's norm"),
+    'token_dropout': ('vectors', (0.25, 0.5, 1.0), 'probability that a vector is zeroed'),
+    'bin_swap': ('vectors', (0.25, 0.5, 1.0), 'share of bins whose depth vectors are exchanged'),
+    'nearest_word': ('vectors', (0.25, 0.5, 1.0), 'step toward the nearest word embedding'),
+    'img_brightness': ('image', (1, 3, 5), 'severity (RoboDepth / ImageNet-C level)'),
+    'img_dark': ('image', (1, 3, 5), 'severity'),
+    'img_fog': ('image', (1, 3, 5), 'severity'),
+    'img_noise': ('image', (1, 3, 5), 'severity'),
+    'img_blur': ('image', (1, 3, 5), 'severity'),
+    'img_jpeg': ('image', (1, 3, 5), 'severity'),
 }
-VECTOR_FAMILIES = {
-    'gaussian_noise': (0.1, 0.25, 0.5, 1.0),  # sigma relative to each vector's norm
-    'token_dropout': (0.25, 0.5, 1.0),  # probability that a vector is zeroed
-    'bin_swap': (0.25, 0.5, 1.0),  # share of bins whose depth vectors are exchanged
-    'nearest_word': (0.25, 0.5, 1.0),  # step toward the nearest word embedding
-}
-FAMILIES = {**WORD_FAMILIES, **VECTOR_FAMILIES}
+WORD_FAMILIES = {f: v[1] for f, v in FAMILIES.items() if v[0] == 'words'}
+VECTOR_FAMILIES = {f: v[1] for f, v in FAMILIES.items() if v[0] == 'vectors'}
+IMAGE_FAMILIES = {f: v[1] for f, v in FAMILIES.items() if v[0] == 'image'}
+#: word families that need a template and depth words (not in LLM-MDE's generated prompt)
+TEMPLATE_ONLY = ('paraphrase', 'random_words')
 
 
 def parse_args(argv=None):
@@ -50,7 +65,9 @@ def parse_args(argv=None):
     p.add_argument('--test-set', help='evaluate on this dataset config (configs/_base_/datasets/zero_shot/*.py)')
     p.add_argument('--families', nargs='+', default=None, help=f'any of {list(FAMILIES)} (default: all)')
     p.add_argument('--strengths', nargs='+', type=float, default=None,
-                   help='the same strengths for every family (default: each family\'s own)')
+                   help='the same strengths for every prompt family (default: each family\'s own)')
+    p.add_argument('--severities', nargs='+', type=int, default=None,
+                   help='severities (1..5) for the image corruptions img_* (default: 1 3 5)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--allow-untrained', action='store_true')
     p.add_argument('--cfg-options', nargs='+', default=None)
@@ -58,59 +75,123 @@ def parse_args(argv=None):
 
 
 class FeatureReplay:
-    """Wraps the model's trunk: ``record`` stores every output in call order, ``replay`` returns them again
-    (refusing an input of another shape than the recorded one: a different pass would be silently wrong)."""
+    """Wraps a step of the image side (the trunk, or the data preprocessor): ``record`` stores every output in
+    call order, ``replay`` returns them again in that order, ``pass`` runs the step and stores nothing. A replayed
+    call whose input differs in shape from the recorded one is refused (a different pass would be silently
+    wrong)."""
 
-    def __init__(self, backbone):
-        self.forward, self.calls, self.mode, self.pos = backbone.forward, [], 'record', 0
+    def __init__(self, forward, name='trunk'):
+        self.forward, self.name, self.calls, self.mode, self.pos = forward, name, [], 'record', 0
+
+    @staticmethod
+    def _shape(x):
+        if hasattr(x, 'shape'):
+            return tuple(x.shape)
+        if isinstance(x, dict):
+            return FeatureReplay._shape(x.get('inputs'))
+        if isinstance(x, (list, tuple)):
+            return tuple(FeatureReplay._shape(v) for v in x)
+        return None
 
     def __call__(self, x, *args, **kwargs):
+        if self.mode == 'pass':
+            return self.forward(x, *args, **kwargs)
         if self.mode == 'record':
             out = self.forward(x, *args, **kwargs)
-            self.calls.append((tuple(x.shape), out))
+            self.calls.append((self._shape(x), out))
             return out
+        if self.pos >= len(self.calls):
+            raise RuntimeError(f'{self.name} replay: call {self.pos} was not recorded ({len(self.calls)} were)')
         shape, out = self.calls[self.pos]
-        if tuple(x.shape) != shape:
-            raise RuntimeError(f'feature replay: call {self.pos} has input {tuple(x.shape)}, recorded {shape}')
+        if self._shape(x) != shape:
+            raise RuntimeError(f'{self.name} replay: call {self.pos} has input {self._shape(x)}, recorded {shape}')
         self.pos += 1
         return out
 
 
-def _text_encoder(model):
-    head = getattr(model, 'decode_head', None)
-    enc = getattr(head, 'text_encoder', None)
+def prompt_kind(model):
+    """(kind, object) of the model's prompt: ``('clip_words', encoder)``, ``('tokens', encoder)`` (learned or
+    random vectors), ``('mirror', encoder)``, ``('llm_prompt', prompt generator)`` or ``(None, None)``."""
     from mmclipdepth.models.text_encoders import LearnableTokenTextEncoder
-    return enc if isinstance(enc, LearnableTokenTextEncoder) else None
+    from mmclipdepth.models.text_encoders.mirror_text_encoder import MirrorTextEncoder
+    gen = getattr(model, 'prompt_generator', None)
+    if gen is not None and hasattr(model, 'language_model'):
+        return 'llm_prompt', gen
+    enc = getattr(getattr(model, 'decode_head', None), 'text_encoder', None)
+    if isinstance(enc, LearnableTokenTextEncoder):
+        return ('clip_words' if enc.depth_kind == 'words' else 'tokens'), enc
+    if isinstance(enc, MirrorTextEncoder):
+        return 'mirror', enc
+    return None, None
 
 
-def applicable(model) -> tuple:
-    """(families that apply, {family: reason} for the others)."""
-    enc = _text_encoder(model)
-    if enc is None:
-        head = type(getattr(model, 'decode_head', None)).__name__
-        reason = (f'the model\'s head ({head}) has no LearnableTokenTextEncoder: only DepthCLIP / Auty prompts are '
-                  'perturbed by this tool (mirror matrix and LLM-MDE adaptive prompts: not implemented yet)')
-        return [], {f: reason for f in FAMILIES}
-    if enc.depth_kind == 'words':
-        reason = 'the depth prompts are human words (no learned or random token vectors to perturb)'
-        return list(WORD_FAMILIES), {f: reason for f in VECTOR_FAMILIES}
-    reason = f'the depth tokens are {enc.depth_kind} vectors, not human words'
-    return list(VECTOR_FAMILIES), {f: reason for f in WORD_FAMILIES}
+def _text_encoder(model):
+    kind, obj = prompt_kind(model)
+    return obj if kind in ('clip_words', 'tokens', 'mirror') else None
+
+
+def applicable(model, requested=None) -> tuple:
+    """(families to run, {family: reason} for the others). ``requested`` (None: the default set) limits both;
+    image corruptions run only when requested (each severity is a full evaluation)."""
+    kind, obj = prompt_kind(model)
+    head = type(getattr(model, 'decode_head', None)).__name__
+    run, skipped = [], {}
+    for fam, (fkind, _, _) in FAMILIES.items():
+        if requested is not None and fam not in requested:
+            continue
+        if fkind == 'image':
+            if requested is None:
+                skipped[fam] = ('not requested: image corruptions run only when named in --families (each '
+                                'severity is a full evaluation, the trunk on the corrupted images)')
+            else:
+                run.append(fam)
+            continue
+        if kind is None:
+            skipped[fam] = (f'the model ({type(model).__name__}, head {head}) has no prompt this tool perturbs '
+                            '(DepthCLIP / Auty words or tokens, CLIP2Depth mirror, LLM-MDE adaptive prompts)')
+        elif fkind == 'words' and kind == 'llm_prompt' and fam in TEMPLATE_ONLY:
+            skipped[fam] = ('LLM-MDE\'s adaptive prompt is generated per image (descriptions, statistics, a '
+                            'depth class word): it has no template to paraphrase and no depth-word list to replace')
+        elif fkind == 'words' and kind not in ('clip_words', 'llm_prompt'):
+            skipped[fam] = (f'the prompt is {"the mirror matrix" if kind == "mirror" else obj.depth_kind + " token"} '
+                            'vectors, not human words')
+        elif fkind == 'vectors' and kind in ('clip_words', 'llm_prompt'):
+            skipped[fam] = ('the prompts are human words (no learned or random token vectors to perturb)'
+                            if kind == 'clip_words' else 'LLM-MDE\'s prompt is words generated per image; its '
+                            'learned parts (reprogramming, LoRA) are not prompt vectors')
+        elif fam == 'bin_swap' and kind == 'mirror':
+            skipped[fam] = 'the mirror is one token sequence giving one vector: it has no depth bins to swap'
+        else:
+            run.append(fam)
+    return run, skipped
 
 
 def encode_prompts(enc, prompts, tokenizer):
-    """Text features (N, C) of plain prompt strings through the encoder's CLIP text tower and normalisation."""
+    """Text features (N, C) of plain prompt strings through the encoder's CLIP text tower and normalisation.
+
+    The prompts' common start is encoded once (``CLIPTextCore.forward_shared_prefix``, the encoder's
+    ``share_prefix``), and only the positions up to the longest prompt's end token are encoded, whatever the
+    encoder's ``truncate``:
+    CLIP's text attention is causal, so the end-token feature does not depend on the padding after it (equal to
+    the 77-position features up to float32 rounding, docs/fidelity.md); a model that encodes all 77 positions
+    (``truncate=False``, as the authors' code) would otherwise pay 7x more text compute per setting."""
     import torch
     sot, eot = tokenizer.sot_token_id, tokenizer.eot_token_id
     rows = [[sot] + tokenizer.encode(p) + [eot] for p in prompts]
-    length = enc.core.context_length if not enc.truncate else max(len(r) for r in rows)
     if max(len(r) for r in rows) > enc.core.context_length:
-        raise ValueError(f'a perturbed prompt is longer than CLIP\'s context: {prompts}')
-    ids = torch.zeros(len(rows), length, dtype=torch.long, device=enc.token_ids.device)
+        raise ValueError(f'a perturbed prompt is longer than CLIP\'s context ({enc.core.context_length}): {prompts}')
+    ids = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long, device=enc.token_ids.device)
     for b, r in enumerate(rows):
         ids[b, :len(r)] = torch.tensor(r)
     eot_index = torch.tensor([len(r) - 1 for r in rows], device=ids.device)
-    return enc._normalise(enc.core(enc.core.embed_ids(ids), eot_index, truncate=enc.truncate))
+    embeds = enc.core.embed_ids(ids)
+    # the tokens every prompt starts with (the template's start) are encoded once, as the encoder's share_prefix
+    lp = 0
+    while lp < min(len(r) for r in rows) - 1 and len({r[lp] for r in rows}) == 1:
+        lp += 1
+    if lp > 1 and len(rows) > 1 and enc.core.can_share_prefix:
+        return enc._normalise(enc.core.forward_shared_prefix(embeds[:1, :lp], embeds[:, lp:], eot_index - lp))
+    return enc._normalise(enc.core(embeds, eot_index, truncate=True))
 
 
 def perturbed_text(enc, family, strength, seed, word_setup):
@@ -136,6 +217,9 @@ def perturbed_text(enc, family, strength, seed, word_setup):
         return encode_prompts(enc, prompts, tokenizer), prompts
     gen = torch.Generator().manual_seed(seed)
     saved = [t.data.clone() for t in enc.learnable_tensors()]
+    truncate = getattr(enc, 'truncate', None)
+    if truncate is not None:
+        enc.truncate = True  # up to the end tokens only (exact under the causal mask, see encode_prompts)
     try:
         with torch.no_grad():
             for t in enc.learnable_tensors():
@@ -151,7 +235,55 @@ def perturbed_text(enc, family, strength, seed, word_setup):
     finally:
         for t, s in zip(enc.learnable_tensors(), saved):
             t.data = s
+        if truncate is not None:
+            enc.truncate = truncate
     return feats, None
+
+
+def perturb_words(text, family, strength, rng):
+    """One human-word prompt string under a word family that needs no template (LLM-MDE's adaptive prompts)."""
+    from mmclipdepth.apis import prompt_perturbations as P
+    if family == 'synonym':
+        return P.synonym_swap(text, strength, rng)
+    if family == 'typo':
+        return P.char_typos(text, strength, rng)
+    if family == 'word_order':
+        return P.shuffle_words(text, strength, rng)
+    if family == 'case_punct':
+        return P.case_and_punctuation(text, int(strength))
+    raise KeyError(f'{family} needs a template and depth words')
+
+
+class PerturbedPromptGenerator:
+    """Wraps LLM-MDE's ``prompt_generator.forward``: every generated prompt perturbed (one seeded generator for
+    the setting, consumed in batch order); the first prompts are kept for the report."""
+
+    def __init__(self, forward, family, strength, seed):
+        self.forward, self.family, self.strength = forward, family, strength
+        self.rng, self.seen = np.random.default_rng(seed), []
+
+    def __call__(self, img, coarse_depth=None):
+        texts = [perturb_words(t, self.family, self.strength, self.rng) for t in self.forward(img, coarse_depth)]
+        if len(self.seen) < 3:
+            self.seen += texts[:3 - len(self.seen)]
+        return texts
+
+
+def corrupt_batches(batches, family, severity, seed):
+    """The test batches with every image corrupted (``family`` = ``img_<name>``; mmseg's packed inputs are
+    uint8 CHW BGR tensors: corrupted as RGB, returned in their own order and dtype)."""
+    import torch
+    from mmclipdepth.apis.image_corruptions import corrupt
+    rng = np.random.default_rng(seed)
+    out = []
+    for batch in batches:
+        inputs = []
+        for img in batch['inputs']:
+            rgb = img.permute(1, 2, 0).numpy()[..., ::-1]
+            bad = corrupt(np.ascontiguousarray(rgb), family[4:], int(severity), rng)
+            inputs.append(torch.from_numpy(np.ascontiguousarray(bad[..., ::-1])).permute(2, 0, 1).to(img.dtype))
+        out.append(dict(batch, inputs=inputs))
+    return out
 
 
 def _plot(family, rows, base, out):
@@ -184,8 +316,11 @@ def _markdown(base, rows, skipped, cost, stamp) -> str:
     lines.append('')
     for fam, why in skipped.items():
         lines.append(f'- skipped `{fam}`: {why}')
-    lines += ['', f"Cost: {cost['settings']} settings in {cost['total_s']:.1f} s against {cost['plain_s']:.1f} s "
-              f"for one plain evaluation ({cost['ratio']:.2f}x).", '', describe_protocol(stamp), '']
+    lines += ['', f"Cost: {cost['prompt_settings']} prompt settings in {cost['plain_s'] + cost['prompt_s']:.1f} s "
+              f"with the plain evaluation, against {cost['plain_s']:.1f} s for the plain evaluation alone "
+              f"({cost['prompt_ratio']:.2f}x wall, {cost['prompt_cpu_ratio']:.2f}x CPU time)"
+              + (f"; {cost['image_settings']} image-corruption settings {cost['image_s']:.1f} s"
+                 if cost['image_settings'] else '') + '.', '', describe_protocol(stamp), '']
     return '\n'.join(lines)
 
 
@@ -202,7 +337,8 @@ def main(argv=None) -> int:
     from mmclipdepth.utils.protocol import protocol_stamp
     unknown = [f for f in args.families or [] if f not in FAMILIES]
     if unknown:
-        sys.exit(f'error: unknown famil{"ies" if len(unknown) > 1 else "y"} {unknown}; expected any of {list(FAMILIES)}')
+        sys.exit(f'error: unknown famil{"ies" if len(unknown) > 1 else "y"} {unknown}; '
+                 f'expected any of {list(FAMILIES)}')
     if args.checkpoint and not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint!r} does not exist')
     opts = None
@@ -222,22 +358,35 @@ def main(argv=None) -> int:
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
     model = runner.model.eval()
-    families, skipped = applicable(model)
-    if args.families:
-        skipped = {f: why for f, why in skipped.items() if f in args.families}
-        families = [f for f in families if f in args.families]
+    families, skipped = applicable(model, args.families)
+    kind, obj = prompt_kind(model)
     enc = _text_encoder(model)
     word_setup = None
-    if enc is not None and enc.depth_kind == 'words':
+    if kind == 'clip_words':
         clip = cfg.model.decode_head.text_encoder.clip
         word_setup = (enc.template, cfg.model.decode_head.text_encoder.get('object_word', 'object'), enc.depth_words,
                       build_clip_tokenizer(clip.get('model_name', 'RN50'), clip.get('arch_cfg')))
+    bad = [s for s in args.severities or () if s not in (1, 2, 3, 4, 5)]
+    if bad:
+        sys.exit(f'error: --severities {bad}: image-corruption severities are the integers 1..5')
     os.makedirs(args.out_dir, exist_ok=True)
 
     loader = runner.build_dataloader(cfg.test_dataloader, seed=args.seed)
     n_images = len(loader.dataset)
-    replay = FeatureReplay(model.backbone)
-    model.backbone.forward = replay
+    # the image side, recorded once: the data preprocessor's output and the trunk's features (LLM-MDE: the
+    # backbone only, its extract_feat also runs the prompt and the language model)
+    replays = [FeatureReplay(model.data_preprocessor.forward, 'data preprocessor')]
+    model.data_preprocessor.forward = replays[0]
+    if kind == 'llm_prompt':
+        replays.append(FeatureReplay(model.backbone.forward))
+        model.backbone.forward = replays[1]
+    else:
+        replays.append(FeatureReplay(model.extract_feat))
+        model.extract_feat = replays[1]
+
+    def set_mode(mode):
+        for r in replays:
+            r.mode, r.pos = mode, 0
 
     def evaluate(batches):
         evaluator = runner.build_evaluator(cfg.test_evaluator)
@@ -247,31 +396,54 @@ def main(argv=None) -> int:
                 evaluator.process(data_samples=model.test_step(batch), data_batch=batch)
         return {k: float(v) for k, v in evaluator.evaluate(n_images).items()}
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     batches = list(loader)
     base = evaluate(batches)  # unperturbed; records the trunk features
-    plain_s = time.perf_counter() - t0
-    replay.mode = 'replay'
-    forward = enc.forward if enc is not None else None
-    rows = []
+    plain_s, plain_cpu = time.perf_counter() - t0, time.process_time() - c0
+    rows, spent, spent_cpu = [], dict(prompt=0.0, image=0.0), dict(prompt=0.0, image=0.0)
     for family in families:
-        for strength in (args.strengths or FAMILIES[family]):
-            feats, prompts = perturbed_text(enc, family, strength, args.seed, word_setup)
-            enc.forward = lambda f=feats: f
-            replay.pos = 0
-            try:
-                metrics = evaluate(batches)
-            finally:
-                enc.forward = forward
-            rows.append(dict(family=family, strength=float(strength), seed=args.seed, metrics=metrics,
+        fkind = FAMILIES[family][0]
+        given = args.severities if fkind == 'image' else args.strengths
+        for strength in (given or FAMILIES[family][1]):
+            t1, c1 = time.perf_counter(), time.process_time()
+            prompts = None
+            if fkind == 'image':
+                set_mode('pass')  # the whole model on the corrupted images
+                metrics = evaluate(corrupt_batches(batches, family, strength, args.seed))
+            elif kind == 'llm_prompt':
+                set_mode('replay')
+                wrapped = PerturbedPromptGenerator(obj.forward, family, strength, args.seed)
+                obj.forward = wrapped
+                try:
+                    metrics = evaluate(batches)
+                finally:
+                    del obj.forward  # back to the class's forward
+                prompts = wrapped.seen
+            else:
+                feats, prompts = perturbed_text(enc, family, strength, args.seed, word_setup)
+                forward = enc.forward
+                enc.forward = lambda f=feats: f
+                set_mode('replay')
+                try:
+                    metrics = evaluate(batches)
+                finally:
+                    enc.forward = forward
+            spent['image' if fkind == 'image' else 'prompt'] += time.perf_counter() - t1
+            spent_cpu['image' if fkind == 'image' else 'prompt'] += time.process_time() - c1
+            rows.append(dict(family=family, kind=fkind, strength=float(strength), seed=args.seed, metrics=metrics,
                              delta={k: metrics[k] - base[k] for k in metrics}, prompts=prompts))
-    total_s = time.perf_counter() - t0
-    cost = dict(plain_s=plain_s, total_s=total_s, settings=len(rows), ratio=total_s / plain_s,
-                note='plain_s: loading the test set + one unperturbed evaluation; total_s: the same plus every '
-                     'setting (trunk features replayed)')
+    n_prompt = sum(r['kind'] != 'image' for r in rows)
+    cost = dict(plain_s=plain_s, prompt_s=spent['prompt'], image_s=spent['image'], prompt_settings=n_prompt,
+                image_settings=len(rows) - n_prompt, prompt_ratio=(plain_s + spent['prompt']) / plain_s,
+                plain_cpu_s=plain_cpu, prompt_cpu_s=spent_cpu['prompt'], image_cpu_s=spent_cpu['image'],
+                prompt_cpu_ratio=(plain_cpu + spent_cpu['prompt']) / max(plain_cpu, 1e-9),
+                note='plain_s: loading the test set + one unperturbed evaluation (trunk features recorded); '
+                     'prompt_ratio: (plain_s + every prompt setting, trunk features replayed) / plain_s; image '
+                     'settings run the whole model and are not in the ratio; *_cpu_s: process CPU time (all '
+                     'threads), steadier than wall time on a shared machine')
     stamp = protocol_stamp(cfg, args.checkpoint)
-    record = dict(config=args.config, checkpoint=args.checkpoint, images=n_images, seed=args.seed, baseline=base,
-                  settings=rows, skipped=skipped, cost=cost, protocol=stamp)
+    record = dict(config=args.config, checkpoint=args.checkpoint, prompt_kind=kind, images=n_images, seed=args.seed,
+                  baseline=base, settings=rows, skipped=skipped, cost=cost, protocol=stamp)
     with open(osp.join(args.out_dir, 'prompt_robustness.json'), 'w', encoding='utf-8') as f:
         json.dump(record, f, indent=1)
     text = _markdown(base, rows, skipped, cost, stamp)

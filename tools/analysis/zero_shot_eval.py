@@ -38,7 +38,9 @@ def evaluate(cfg: Config, checkpoint, test_set: str, data_root=None, work_dir='w
     cfg.load_from = checkpoint
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = cfg.param_scheduler = None
-    runner = Runner.from_cfg(cfg)
+    from mmclipdepth.utils.weights import exit_on_missing_weights
+    with exit_on_missing_weights(cfg, 'zero_shot_eval.py'):
+        runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     metrics['images'] = len(runner.test_dataloader.dataset)
     from mmclipdepth.utils.protocol import protocol_stamp
@@ -67,6 +69,8 @@ def table(rows) -> str:
                          f"{m[f'{s}/rmse']:.4f} | {m['images']} |")
     from mmclipdepth.utils.protocol import describe_protocol
     notes = [f"- {r['name']}: {describe_protocol(r['metrics'].get('protocol'))}" for r in rows if r.get('metrics')]
+    if any(r.get('missing') for r in rows):
+        notes.append('- missing: where to get each set and the layout --data-root expects: docs/zero_shot.md')
     return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
@@ -127,7 +131,8 @@ def main(argv=None):
         print(f'error: every metric is NaN for {all_nan} (no image had a valid ground-truth pixel, or every '
               'prediction was non-finite): see the warnings above; the table is not a result', file=sys.stderr)
     if missing:
-        print('missing dataset(s), not evaluated: ' + '; '.join(missing), file=sys.stderr)
+        print('missing dataset(s), not evaluated: ' + '; '.join(missing)
+              + ' (where to get them and the layout --data-root expects: docs/zero_shot.md)', file=sys.stderr)
     return 1 if missing or all_nan else 0
 
 

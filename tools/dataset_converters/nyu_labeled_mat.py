@@ -23,6 +23,7 @@ nyudepthv2_test_files_with_gt.txt`` expect it::
 import argparse
 import os
 import os.path as osp
+import re
 import sys
 
 import numpy as np
@@ -55,16 +56,45 @@ def read_split_indices(splits_mat: str) -> dict:
     return out
 
 
+#: the release's frames are 640x480; a file from elsewhere may declare any size (read one frame at a time)
+MAX_FRAME_PIXELS = 16_000_000
+#: a scene type becomes a folder name: NYU's are lower-case words joined by '_' (``living_room``)
+SCENE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$')
+
+
+def _stored(f, key: str, path: str):
+    """``f[key]`` when it is a dataset stored in this file: external / soft links, external raw storage and
+    virtual datasets (data read from other files, e.g. ``/etc/passwd``) are refused (docs/security.md)."""
+    import h5py
+    link = f.get(key, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        raise ConversionError(f'{path}: {key!r} is a {type(link).__name__} (to another file or object), not a '
+                              'dataset stored in this file: refused')
+    ds = f[key]
+    if not isinstance(ds, h5py.Dataset) or ds.is_virtual or ds.external:
+        raise ConversionError(f'{path}: {key!r} is not a plain dataset stored in this file (a group, a virtual '
+                              'dataset or external storage): refused')
+    return ds
+
+
 def _scene_types(f, path: str, n: int) -> list:
+    import h5py
     if 'sceneTypes' not in f:
         raise ConversionError(f'{path}: no key \'sceneTypes\'')
-    refs = np.asarray(f['sceneTypes']).reshape(-1)
+    refs = np.asarray(_stored(f, 'sceneTypes', path)).reshape(-1)
     if refs.size != n:
         raise ConversionError(f'{path}: sceneTypes holds {refs.size} entries, images {n}')
     names = []
-    for ref in refs:
-        chars = np.asarray(f[ref]).reshape(-1)
-        names.append(''.join(chr(int(c)) for c in chars))
+    for i, ref in enumerate(refs):
+        target = f[ref]
+        if not isinstance(target, h5py.Dataset) or target.size > 64 or target.is_virtual or target.external:
+            raise ConversionError(f'{path}: sceneTypes[{i}] is not a short MATLAB char array stored in this file')
+        chars = np.asarray(target).reshape(-1)
+        name = ''.join(chr(int(c)) if 0 < int(c) < 0x110000 else '?' for c in chars)
+        if not SCENE_NAME.match(name):  # it names a folder under the output root: never '..' or a path
+            raise ConversionError(f'{path}: sceneTypes[{i}] = {name!r} is not a scene name (letters, digits, '
+                                  "'_' or '-'); it would name a folder outside the output root: refused")
+        names.append(name)
     return names
 
 
@@ -84,10 +114,13 @@ def convert(labeled_mat: str, splits_mat: str, root: str, splits=('test',)) -> d
         for key in ('images', 'depths'):
             if key not in f:
                 raise ConversionError(f'{labeled_mat}: no key {key!r} (expected images, depths, sceneTypes)')
-        images, depths = f['images'], f['depths']
+        images, depths = _stored(f, 'images', labeled_mat), _stored(f, 'depths', labeled_mat)
         if images.ndim != 4 or images.shape[1] != 3:
             raise ConversionError(f'{labeled_mat}: images has shape {images.shape}, expected (N, 3, W, H)')
         n, _, w, h = images.shape
+        if w * h > MAX_FRAME_PIXELS:
+            raise ConversionError(f'{labeled_mat}: images declares frames of {w}x{h} px, above {MAX_FRAME_PIXELS} '
+                                  '(the release has 640x480): not read')
         if depths.shape != (n, w, h):
             raise ConversionError(f'{labeled_mat}: depths has shape {depths.shape}, expected (N, W, H) = '
                                   f'{(n, w, h)} to match images')

@@ -1,6 +1,5 @@
 """timm ViT with LoRA on the attention q/v projections (LLM-MDE vision encoder, docs/llm_mde.md / paper §II-D)."""
 import logging
-import os
 import os.path as osp
 import re
 from typing import Optional, Sequence, Tuple, Union
@@ -12,13 +11,12 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ...utils.weights import WeightsUnavailableError, how_to_supply, hub_offline
+
 __all__ = ['LoRAViT', 'SplitQKV']
 
-_HOW_TO_SUPPLY = (
-    'Supply the weights one of these ways: (1) run once with network access so timm stores them in the '
-    'Hugging Face hub cache (HF_HOME / ~/.cache/huggingface, or `cache_dir`), then run offline with '
-    'HF_HUB_OFFLINE=1; (2) download the checkpoint elsewhere (e.g. timm/{hub}: model.safetensors) and set '
-    "`pretrained='/path/to/model.safetensors'`; (3) `pretrained=False` for random weights (tests only).")
+def _how_to_supply(model_name):
+    return how_to_supply('pretrained', f'/path/to/{model_name}.safetensors')
 
 _TOKEN_SELECT = ('drop_last_patch', 'drop_cls', 'all')
 
@@ -77,32 +75,32 @@ def create_timm_vit(model_name: str, pretrained: Union[bool, str], cache_dir: Op
     if model_name not in timm.list_models() and model_name.split('.')[0] not in timm.list_models():
         raise ValueError(f'LoRAViT: unknown timm model_name {model_name!r} (see timm.list_models("vit_*"))')
     if pretrained is False or pretrained is None:
-        print_log(f'LoRAViT: {model_name} is RANDOMLY INITIALISED (pretrained=False); use only for tests.',
+        print_log(f'LoRAViT: {model_name} is RANDOMLY INITIALISED (pretrained=None); use only for tests.',
                   logger='current', level=logging.WARNING)
         return timm.create_model(model_name, pretrained=False, **model_kwargs)
     if isinstance(pretrained, str):
         path = osp.expanduser(pretrained)
         if not osp.isfile(path):
             raise FileNotFoundError(f'LoRAViT: pretrained={pretrained!r} is not a file. '
-                                    + _HOW_TO_SUPPLY.format(hub=model_name))
+                                    + _how_to_supply(model_name))
         return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=path),
                                  **model_kwargs)
     if pretrained is not True:
-        raise TypeError(f'LoRAViT: pretrained must be False, True or a file path, got {pretrained!r}')
-    offline = local_files_only or os.environ.get('HF_HUB_OFFLINE', '0') not in ('0', '', 'false', 'False')
+        raise TypeError(f'LoRAViT: pretrained must be None (random), True (hub) or a file path, got {pretrained!r}')
     cached = _local_hub_file(model_name, cache_dir)
     if cached is not None:
         return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=cached),
                                  **model_kwargs)
-    if offline:
-        raise FileNotFoundError(f'LoRAViT: weights for {model_name!r} are not in the hub cache '
-                                f'(cache_dir={cache_dir!r}) and downloading is off. '
-                                + _HOW_TO_SUPPLY.format(hub=model_name))
+    match, example = dict(model_name=model_name, pretrained=True), f'/path/to/{model_name}.safetensors'
+    if local_files_only or hub_offline():  # the shared policy: one probe, no retry loop
+        raise WeightsUnavailableError(f'LoRAViT {model_name}', match, 'pretrained', example,
+                                      f'the weights are not in the hub cache (cache_dir={cache_dir!r}) and '
+                                      'the hub cannot be reached (or downloading is off)')
     try:
         return timm.create_model(model_name, pretrained=True, cache_dir=cache_dir, **model_kwargs)
     except (OSError, RuntimeError) as e:  # hub errors are OSError subclasses
-        raise FileNotFoundError(f'LoRAViT: could not download or find weights for {model_name!r} ({e}). '
-                                + _HOW_TO_SUPPLY.format(hub=model_name)) from e
+        raise WeightsUnavailableError(f'LoRAViT {model_name}', match, 'pretrained', example,
+                                      f'could not download or find the weights ({e})') from e
 
 
 @MODELS.register_module()

@@ -9,14 +9,12 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ...utils.weights import WeightsUnavailableError, how_to_supply, hub_offline
+
 __all__ = ['HFLanguageModel', 'load_hf_model']
 
-_HOW_TO_SUPPLY = (
-    'Supply it one of these ways: (1) run once with network access so transformers stores it in the '
-    'Hugging Face hub cache (HF_HOME / ~/.cache/huggingface, or `cache_dir`), then run offline with '
-    'HF_HUB_OFFLINE=1; (2) save it elsewhere with `save_pretrained` / `huggingface-cli download` and pass the '
-    'local folder; (3) pass a config dict, e.g. dict(model_type=\'bert\', hidden_size=32, ...), for random '
-    'weights (tests only; then `tokenizer` must be given).')
+_HOW_TO_SUPPLY = how_to_supply('embed_model', '/path/to/folder',
+                              "dict(model_type='bert', ...) with `tokenizer` given")
 
 # q/k/v Linear names per architecture (BERT-like: separate Linears; GPT-2: one fused Conv1D).
 _QKV_TARGETS = {'bert': ('query', 'key', 'value'), 'roberta': ('query', 'key', 'value'),
@@ -47,12 +45,15 @@ def load_hf_model(spec: Union[str, dict], cache_dir: Optional[str] = None, local
                         f'got {spec!r}')
     if spec.startswith(('/', './', '../', '~')) and not osp.isdir(osp.expanduser(spec)):
         raise FileNotFoundError(f'HFLanguageModel: {what} folder {spec!r} does not exist. ' + _HOW_TO_SUPPLY)
+    local = osp.isdir(osp.expanduser(spec))
     try:
         return AutoModel.from_pretrained(osp.expanduser(spec), cache_dir=cache_dir,
-                                         local_files_only=local_files_only)
+                                         local_files_only=local_files_only or local or hub_offline())
     except OSError as e:
-        raise FileNotFoundError(f'HFLanguageModel: could not load {what} {spec!r} (offline and not in the '
-                                f'hub cache?): {e}. ' + _HOW_TO_SUPPLY) from e
+        raise WeightsUnavailableError(
+            f'HFLanguageModel {what} {spec!r}', {what: spec}, what, '/path/to/folder',
+            f'could not be loaded (offline and not in the hub cache?): {str(e).splitlines()[0] if str(e) else e}',
+            "dict(model_type='bert', ...) with `tokenizer` given") from e
 
 
 def _load_tokenizer(spec, fallback, cache_dir, local_files_only):
@@ -72,8 +73,9 @@ def _load_tokenizer(spec, fallback, cache_dir, local_files_only):
             path = kwargs.pop('name_or_path')
             return cls.from_pretrained(osp.expanduser(path), cache_dir=cache_dir,
                                        local_files_only=local_files_only, **kwargs)
-        return transformers.AutoTokenizer.from_pretrained(osp.expanduser(spec), cache_dir=cache_dir,
-                                                          local_files_only=local_files_only)
+        return transformers.AutoTokenizer.from_pretrained(
+            osp.expanduser(spec), cache_dir=cache_dir,
+            local_files_only=local_files_only or osp.isdir(osp.expanduser(spec)) or hub_offline())
     except OSError as e:
         raise FileNotFoundError(f'HFLanguageModel: could not load tokenizer {spec!r}: {e}. '
                                 + _HOW_TO_SUPPLY) from e

@@ -18,6 +18,8 @@ import open_clip
 import torch
 from mmengine.logging import MMLogger, print_log
 
+from ...utils.weights import WeightsUnavailableError, how_to_supply, hub_reachable
+
 __all__ = ['load_clip', 'shared_clip_scope', 'clip_weights_follow', 'clip_parameters_digest', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
            'text_activation']
 
@@ -25,12 +27,7 @@ _OPENAI_KEYS = {'input_resolution', 'context_length', 'vocab_size'}
 
 _SCOPE_STACK = []
 
-_HOW_TO_SUPPLY = (
-    'No network is needed if the weights are supplied one of these ways: (1) run once with network '
-    'access so open_clip stores them in the hub cache (HF_HOME / ~/.cache/huggingface, or `cache_dir`), '
-    'then use them offline with HF_HUB_OFFLINE=1; (2) download the checkpoint file elsewhere (e.g. '
-    'OpenAI RN50.pt or open_clip_pytorch_model.bin) and set `pretrained=\'/path/to/file\'`; '
-    '(3) `pretrained=None` for random weights (tests/benchmarks only).')
+_HOW_TO_SUPPLY = how_to_supply('pretrained', '/path/to/file')  # e.g. OpenAI's RN50.pt, open_clip_pytorch_model.bin
 
 
 @contextlib.contextmanager
@@ -293,9 +290,11 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
         raise ValueError(f'open_clip has no pretrained tag {pretrained!r} for {model_name}; '
                          f'available: {tags}, or a local checkpoint path.')
     offline = _offline_plan(open_clip.get_pretrained_cfg(model_name, pretrained), cache_dir)
+    match = dict(model_name=model_name, pretrained=pretrained)
+    example = f'/path/to/{model_name}.pt'
     if offline == 'missing':
-        raise RuntimeError(f'Could not obtain CLIP weights {model_name}/{pretrained}: the model hub cannot be '
-                           'reached and the weights are not in the hub cache. ' + _HOW_TO_SUPPLY)
+        raise WeightsUnavailableError(f'CLIP {model_name}/{pretrained}', match, 'pretrained', example,
+                                      'the model hub cannot be reached and the weights are not in the hub cache')
     try:
         with warnings.catch_warnings(), _hub_offline(offline == 'cached'):
             # open_clip only warns on a QuickGELU mismatch; resolve_quick_gelu has already refused one
@@ -303,9 +302,10 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
             model = open_clip.create_model(model_name, pretrained=pretrained, cache_dir=cache_dir,
                                            force_quick_gelu=quick_gelu)
     except Exception as e:  # noqa: BLE001 - hub/network errors come in many types
-        raise RuntimeError(f'Could not obtain CLIP weights {model_name}/{pretrained} (offline and not in the '
-                           f'hub cache?): {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}. '
-                           + _HOW_TO_SUPPLY) from e
+        raise WeightsUnavailableError(
+            f'CLIP {model_name}/{pretrained}', match, 'pretrained', example,
+            f'could not be obtained (offline and not in the hub cache?): {type(e).__name__}: '
+            f'{str(e).splitlines()[0] if str(e) else ""}') from e
     MMLogger.get_current_instance().info(f'Loaded CLIP {model_name} weights {pretrained!r}')
     return model.float()
 
@@ -334,21 +334,8 @@ def _quiet_random_notice():
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
-    """One TCP connection to the model hub's endpoint (a few seconds at most), instead of the hub client's
-    retry loop, which takes about a minute to give up offline."""
-    import socket
-    from urllib.parse import urlparse
-    try:
-        from huggingface_hub import constants
-        url = urlparse(constants.ENDPOINT)
-    except Exception:  # noqa: BLE001
-        return True  # cannot tell: let the hub client decide
-    try:
-        with socket.create_connection((url.hostname, url.port or (443 if url.scheme == 'https' else 80)),
-                                      timeout=timeout):
-            return True
-    except OSError:
-        return False
+    """The shared policy's probe (mmclipdepth.utils.weights): one TCP connection, kept for the process."""
+    return hub_reachable(timeout)
 
 
 def _offline_plan(pretrained_cfg: dict, cache_dir: Optional[str]) -> str:
