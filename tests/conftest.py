@@ -80,3 +80,13 @@ def tiny_runner_cfg(config='configs/clipdepth/nyu_baseline_learned7.py', work_di
     cfg.log_processor = dict(by_epoch=False)
     cfg.work_dir = work_dir
     return cfg
+
+
+@pytest.fixture(scope='session')
+def local_clip_dir(tmp_path_factory):
+    """An open_clip model folder (``clip.model_name='local-dir:DIR'``) holding a random CLIP of TINY_CLIP_ARCH with
+    QuickGELU (the paper configs' activation): the offline stand-in for a downloaded CLIP, given through the real
+    weights path. Built once per session."""
+    from helpers.local_clip import make_local_clip_dir
+    folder, _ = make_local_clip_dir(str(tmp_path_factory.mktemp('tiny_clip_dir')), TINY_CLIP_ARCH, quick_gelu=True)
+    return folder

@@ -9,12 +9,17 @@
 # !!! `pretrained` to 'openai' (downloaded once into the hub cache) or to a local checkpoint path, e.g.
 # !!!   bash tools/quickstart.sh work_dirs/qs_openai --cfg-options \
 # !!!     model.backbone.clip.pretrained=openai model.decode_head.text_encoder.clip.pretrained=openai
-# Extra arguments after WORK_DIR go to tools/train.py.
+# Extra arguments after WORK_DIR go to tools/train.py; their --cfg-options (e.g. the CLIP weights above) also go
+# to the demo, which rebuilds the same model for the small checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK_DIR=${1:-work_dirs/quickstart}
 shift || true
 CONFIG=configs/quickstart/nyu_samples_learned7.py
+CFG_OPTIONS=()  # the --cfg-options part of the extra arguments (to the end: argparse's nargs='+')
+for arg in "$@"; do
+  if [ ${#CFG_OPTIONS[@]} -gt 0 ] || [ "$arg" = --cfg-options ]; then CFG_OPTIONS+=("$arg"); fi
+done
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
 
 echo "== 1/3 train (12 iterations; validation with DepthEvalMetric at the end) -> ${WORK_DIR}"
@@ -43,5 +48,5 @@ PY
 
 echo "== 3/3 depth images, 16-bit PNGs, .npy and point clouds -> ${WORK_DIR}/depth"
 python demo/image_demo.py "${CONFIG}" "${CKPT}" 'tests/data/nyu/sync/*/rgb_*.jpg' --out-dir "${WORK_DIR}/depth" \
-    --colorbar --intrinsics 518.8579 519.4696 325.5824 253.7362
+    --colorbar --intrinsics 518.8579 519.4696 325.5824 253.7362 "${CFG_OPTIONS[@]}"
 echo "== done: ${WORK_DIR}/metrics.json, ${WORK_DIR}/depth/, painted validation images under ${WORK_DIR}/*/vis_data/vis_image/"

@@ -49,6 +49,9 @@ def main():
     if args.test_set:  # only the test loop runs
         cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.load_from = args.checkpoint
+    # only the test loop runs: without a training loop mmengine never builds the training set (mmseg's
+    # SegVisualizationHook reads runner.iter under --show-dir, which built it: the training data had to exist)
+    cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = cfg.param_scheduler = None
     if args.allow_untrained:
         cfg.model.setdefault('test_cfg', {})['allow_untrained'] = True
     clip_from_ckpt = args.checkpoint is not None and holds_clip_weights(checkpoint_keys(args.checkpoint)) \

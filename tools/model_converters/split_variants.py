@@ -1,6 +1,7 @@
 """Split a multi-variant (sweep) checkpoint into ordinary single-variant checkpoints.
 
     python tools/model_converters/split_variants.py SWEEP_CONFIG CHECKPOINT --out-dir DIR [--variants a b]
+        [--cfg-options KEY=VALUE ...]     (the overrides the sweep was trained with, e.g. its CLIP weights)
 
 For each variant ``name`` of the sweep (``MultiVariantDepthEstimator``) it writes ``DIR/<name>.pth``: the
 shared trunk's tensors (its BatchNorm statistics included) and that variant's head, renamed ``decode_head.*``,
@@ -19,7 +20,7 @@ import sys
 from collections import OrderedDict
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 import mmclipdepth  # noqa: F401
 from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointMismatchError, CorruptCheckpointError, atomic_write,
@@ -84,8 +85,13 @@ def main(argv=None):
     p.add_argument('checkpoint')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--variants', nargs='+', help='only these variants (default: all)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='the --cfg-options the sweep was trained with (tools/train.py), e.g. the CLIP weights: the '
+                        'checkpoint is checked against the config they give')
     args = p.parse_args(argv)
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     if cfg.model.get('type') != 'MultiVariantDepthEstimator':
         sys.exit(f'error: {args.config} is not a sweep config (model.type is {cfg.model.get("type")!r}, '
                  "expected 'MultiVariantDepthEstimator')")
