@@ -43,7 +43,6 @@ SKIP = re.compile(r'<!--\s*journey:\s*skip\s+(?:`([^`]+)`\s+)?\((.+?)\)\s*-->', 
 TIMEOUT = 900
 # a split sweep part without the image tower's tensors (issue 25 item 9, fixed on wip-ident): init_depth_model's
 # refusal; the steps that hit it are expected failures until that fix is merged
-SPLIT_LACKS_TOWER = 'carries frozen weights but lacks'
 
 
 def _commands(block: str):
@@ -193,9 +192,6 @@ class Journey:
         full = cmd + (' ' + shlex.join(tail) if tail else '')
         p = subprocess.run(['bash', '-c', full], cwd=self.root, env=self.env, capture_output=True, text=True,
                            timeout=TIMEOUT)
-        if split_part and p.returncode != expect_rc and SPLIT_LACKS_TOWER in p.stdout + p.stderr:
-            pytest.xfail(f'issue 25 item 9, fixed on wip-ident: `{full}` refused a split part: '
-                         + (p.stdout + p.stderr).split(SPLIT_LACKS_TOWER)[0].splitlines()[-1][-300:])
         if p.returncode != expect_rc:
             pytest.fail(f'`{full}` exited {p.returncode} (expected {expect_rc}):\n--- stdout\n{p.stdout[-4000:]}'
                         f'\n--- stderr\n{p.stderr[-6000:]}')
