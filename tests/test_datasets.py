@@ -374,8 +374,8 @@ def test_check_tool(tmp_path, check_tool, capsys):
     out = capsys.readouterr().out
     assert re.search(r"MISSING: depth map not found: .*sync_depth_00050.png' \(split file "
                      r"'.*nyu_train_samples.txt', line 2\)", out)
-    assert re.search(r"UNDECODABLE: RGB image is corrupt or truncated .*rgb_00100.jpg' \(split "
-                     r"file '.*nyu_train_samples.txt', line 3\)", out)
+    assert re.search(r"UNDECODABLE: RGB image '.*rgb_00100.jpg' \(split file '.*nyu_train_samples.txt', line 3\): "
+                     r"corrupt or truncated image", out)
     assert 'FAILED: 2 of 3 samples' in out
     assert check_tool.main([str(tmp_path / 'nothing'), 'test']) == 2
     assert 'does not exist' in capsys.readouterr().err

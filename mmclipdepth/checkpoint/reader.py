@@ -80,7 +80,8 @@ torch.serialization.add_safe_globals(SAFE_CHECKPOINT_GLOBALS + list(_allowed_get
 
 
 def _unsupported_line(err) -> str:
-    lines = [ln.strip() for ln in str(err).splitlines() if 'Unsupported' in ln or 'not allowed' in ln]
+    lines = [ln.strip() for ln in str(err).splitlines()
+             if any(k in ln.lower() for k in ('unsupported', 'not allowed', 'is blocked'))]
     return (lines[0].split('. Please use')[0] + '.') if lines else ''
 
 
@@ -173,7 +174,8 @@ def safe_torch_load(filename, map_location=None, verify: bool = True, mmap: bool
                                      f'({str(e).splitlines()[0]})') from None
     except pickle.UnpicklingError as e:
         text = str(e)
-        if 'Unsupported global' in text or 'not allowed' in text or 'Unsupported operand' in text:
+        low = text.lower()
+        if any(k in low for k in ('unsupported global', 'not allowed', 'unsupported operand', 'is blocked')):
             raise UnsafeCheckpointError(
                 f'Refusing to load checkpoint {filename!r}: it pickles an object outside the allow-list of '
                 f'what mmengine checkpoints contain (tensors, HistoryBuffer, numpy arrays/scalars). '
