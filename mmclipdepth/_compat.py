@@ -7,6 +7,11 @@
    ``try: from mmcv.ops import ...`` guards keep working. With full mmcv installed nothing is touched.
 2. CPU distributed: mmengine's PyTorch launcher calls ``torch.cuda.set_device`` unconditionally; it is
    skipped when CUDA is absent so ``torchrun ... --launcher pytorch`` works with the gloo backend.
+3. Config text formatted once: mmengine's ``Config.pretty_text`` runs yapf over the whole config on every call,
+   and a Runner calls it five times per training run (config log, dump, visualiser backend, runtime info,
+   checkpoint meta): ~2 s each for the 14-variant sweep config on a laptop CPU. yapf's ``FormatCode`` as
+   mmengine calls it is a pure function of (text, style), so its result is kept for the last few inputs:
+   the same text, only once.
 """
 import functools
 import importlib
@@ -146,3 +151,36 @@ def _patch_dist_init():
 
 
 _patch_dist_init()
+
+
+# --------------------------------------------------------------------------- config text formatted once
+_FORMAT_CACHE_SIZE = 8
+
+
+def _patch_config_format_code():
+    import mmengine.config.config as config_mod
+    original = config_mod.FormatCode
+    if getattr(original, '_mmclipdepth_patched', False):
+        return
+    cache = {}  # (text, style items, other kwargs) -> FormatCode's return value; insertion order = age
+
+    @functools.wraps(original)
+    def FormatCode(unformatted_source, *args, **kwargs):
+        try:
+            key = (unformatted_source, repr(args), repr(sorted(kwargs.items(), key=lambda kv: kv[0])))
+        except Exception:  # noqa: BLE001 - an unusual argument: no caching
+            return original(unformatted_source, *args, **kwargs)
+        if key in cache:
+            return cache[key]
+        out = original(unformatted_source, *args, **kwargs)
+        if len(cache) >= _FORMAT_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = out
+        return out
+
+    FormatCode._mmclipdepth_patched = True
+    FormatCode.cache = cache
+    config_mod.FormatCode = FormatCode
+
+
+_patch_config_format_code()

@@ -1,4 +1,5 @@
-"""The compatibility layer: mmcv.ops stand-in, safe checkpoint loading, CPU distributed init."""
+"""The compatibility layer: mmcv.ops stand-in, safe checkpoint loading, CPU distributed init, config text
+formatted once."""
 import io
 import os
 import pickle
@@ -132,3 +133,24 @@ def test_dist_init_skips_set_device_without_cuda(monkeypatch):
     du._init_dist_pytorch('gloo')
     assert calls == ['gloo']
     assert torch.cuda.set_device is boom  # restored after the call
+
+
+
+def test_config_text_is_formatted_once_and_unchanged(monkeypatch):
+    """mmengine's ``Config.pretty_text`` (called five times by a training Runner) runs yapf once per config text,
+    and the text is exactly what mmengine makes of it with yapf called every time."""
+    import mmengine.config.config as config_mod
+    import yapf.yapflib.yapf_api as yapf_api
+    from mmengine.config import Config
+    trees = []
+    format_tree = yapf_api.FormatTree
+    monkeypatch.setattr(yapf_api, 'FormatTree', lambda *a, **k: trees.append(1) or format_tree(*a, **k))
+    cfg = Config(dict(model=dict(type='M', depth=[1, 2, 3], name='x' * 90), work_dir=f'w_{id(trees)}'))
+    first, second = cfg.pretty_text, cfg.pretty_text
+    assert first == second and len(trees) == 1
+    cfg.model.depth = [4]  # a changed config is formatted again
+    changed = cfg.pretty_text
+    assert len(trees) == 2 and changed != first and "'x" in changed
+    # mmengine's own path: yapf on every call (the function the shim wraps)
+    monkeypatch.setattr(config_mod, 'FormatCode', config_mod.FormatCode.__wrapped__)
+    assert cfg.pretty_text == changed and len(trees) == 3
