@@ -48,7 +48,7 @@ def postprocess_depth(depth: Tensor, data_samples: Optional[List[SegDataSample]]
     ``padding_size``: left, right, top, bottom), undo a ``flip`` (``flip_direction`` horizontal or vertical),
     resize bilinearly to ``ori_shape`` with ``align_corners``. A sample whose image alone was cropped
     (``img_crop_box`` = left, top, right, bottom, written by ``ImageOnlyCrop``) is not resized: its prediction
-    is pasted at the box into a zero ``ori_shape`` frame, as DepthCLIP's evaluation does (the metric ignores
+    (padding removed, flip undone) is pasted at the box into a zero ``ori_shape`` frame, as DepthCLIP's evaluation does (the metric ignores
     the rest). Without data samples, each prediction is returned as it is. Returns the data samples.
     """
     n = depth.shape[0]
@@ -61,22 +61,21 @@ def postprocess_depth(depth: Tensor, data_samples: Optional[List[SegDataSample]]
     for i, ds in enumerate(data_samples):
         meta = ds.metainfo
         left, right, top, bottom = _padding(meta)
+        d = depth[i:i + 1, :, top:h - bottom, left:w - right]
+        if meta.get('flip', None):
+            direction = meta.get('flip_direction', None)
+            if direction not in ('horizontal', 'vertical'):
+                raise ValueError(f'sample {meta.get("img_path", i)!r}: flip_direction {direction!r}, expected '
+                                 "'horizontal' or 'vertical'")
+            d = d.flip(dims=(3, ) if direction == 'horizontal' else (2, ))
         if 'img_crop_box' in meta:
             x0, y0, x1, y1 = meta['img_crop_box']
-            d = depth[i, :, top:h - bottom, left:w - right]
             if tuple(d.shape[-2:]) != (y1 - y0, x1 - x0):
                 raise ValueError(f'prediction of {meta.get("img_path")!r} is {tuple(d.shape[-2:])}, '
                                  f'img_crop_box {meta["img_crop_box"]} needs {(y1 - y0, x1 - x0)}')
-            out = d.new_zeros((d.shape[0], ) + tuple(meta['ori_shape'][:2]))
-            out[:, y0:y1, x0:x1] = d
+            out = d.new_zeros((d.shape[1], ) + tuple(meta['ori_shape'][:2]))
+            out[:, y0:y1, x0:x1] = d[0]
         else:
-            d = depth[i:i + 1, :, top:h - bottom, left:w - right]
-            if meta.get('flip', None):
-                direction = meta.get('flip_direction', None)
-                if direction not in ('horizontal', 'vertical'):
-                    raise ValueError(f'sample {meta.get("img_path", i)!r}: flip_direction {direction!r}, expected '
-                                     "'horizontal' or 'vertical'")
-                d = d.flip(dims=(3, ) if direction == 'horizontal' else (2, ))
             out = resize(d, size=meta['ori_shape'], mode='bilinear', align_corners=align_corners,
                          warning=False).squeeze(0)
         ds.set_data({'pred_depth_map': PixelData(data=out)})
