@@ -158,7 +158,7 @@ class DepthService:
         img = self.read(image_path)
         progress(0.15, desc='loading the model')
         model = self.model(spec, checkpoint)
-        need = int(getattr(getattr(model, 'backbone', None), 'min_input_size', 1) or 1)
+        need = int(getattr(model, 'min_input_size', 1) or 1)  # the estimators' and OnnxDepthModel's
         if min(img.shape[:2]) < need:
             raise DemoError(f'the image is {img.shape[1]}x{img.shape[0]} px; this model needs at least '
                             f'{need} px per side')

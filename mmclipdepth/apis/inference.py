@@ -27,7 +27,7 @@ from ..checkpoint.state import (checkpoint_keys, checkpoint_state_dict, holds_cl
 from ..utils.weights import explain_missing_weights
 
 __all__ = ['init_depth_model', 'inference_depth', 'build_inference_pipeline', 'build_model_for_checkpoint',
-           'ANNOTATION_TRANSFORMS', 'load_depth_model']
+           'ANNOTATION_TRANSFORMS']
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
 
@@ -189,17 +189,6 @@ def init_depth_model(config: Union[str, Path, Config],
     return model
 
 
-def load_depth_model(model: str, checkpoint: Optional[str] = None, **kwargs):
-    """A config (+ checkpoint) through ``init_depth_model``, or an exported ``.onnx`` file (its JSON beside it)
-    through ``OnnxDepthModel``: the demos take either, and ``inference_depth`` runs both."""
-    if str(model).endswith('.onnx'):
-        if checkpoint is not None:
-            raise ValueError(f'{model} is an exported model (its weights are in it): give no checkpoint')
-        from .onnx_depth_model import OnnxDepthModel
-        return OnnxDepthModel(str(model))
-    return init_depth_model(model, checkpoint, **kwargs)
-
-
 def _pipeline(model, from_ndarray: bool) -> Compose:
     cache = getattr(model, '_inference_pipelines', None)
     if cache is None:
@@ -220,7 +209,11 @@ def _pipeline(model, from_ndarray: bool) -> Compose:
 
 
 def _min_input_size(model) -> int:
-    return int(getattr(getattr(model, 'backbone', None), 'min_input_size', None) or 1)
+    """The model's ``min_input_size`` (``BaseDepthEstimator``'s, ``OnnxDepthModel``'s), else its backbone's."""
+    need = getattr(model, 'min_input_size', None)
+    if need is None:
+        need = getattr(getattr(model, 'backbone', None), 'min_input_size', None)
+    return int(need or 1)
 
 
 def _prepare(model, image: ImageInput, index: int) -> dict:

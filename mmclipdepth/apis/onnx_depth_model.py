@@ -12,13 +12,16 @@ import hashlib
 import json
 import os.path as osp
 import re
-from types import SimpleNamespace
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
 from torch import Tensor, nn
+
+from ..models.segmentors.clip_depth_estimator import CLIPDepthEstimator
+from ..models.utils.depth_postprocess import postprocess_depth
+from .inference import _IMAGE_LOADERS, _prepare, build_inference_pipeline, inference_depth
 
 __all__ = ['export_onnx', 'export_llm_mde_image_tokens', 'OnnxDepthModel', 'sidecar_path', 'ExportError']
 
@@ -67,8 +70,9 @@ def _constant_text(model: nn.Module):
 
 
 class _ImageToDepth(nn.Module):
-    """Normalised image (N, 3, H, W) -> depth in metres (N, 1, H, W), clamped: ``CLIPDepthEstimator``'s
-    ``whole`` / ``whole_flip`` inference (flip: the image and its mirror averaged at the head's resolution)."""
+    """Normalised image (N, 3, H, W) -> depth in metres (N, 1, H, W), clamped: the estimator's ``whole`` /
+    ``whole_flip`` inference (``BaseDepthEstimator.head_depth``; flip: the image and its mirror averaged at the
+    head's resolution by ``flip_average``, traced into the graph)."""
 
     def __init__(self, model: nn.Module, flip: bool):
         super().__init__()
@@ -84,7 +88,6 @@ class _ImageToDepth(nn.Module):
 def normalised_input(model: nn.Module, image) -> Tensor:
     """One image through the model's inference pipeline and data preprocessor: the (1, 3, H, W) tensor the
     exported graph takes."""
-    from .inference import _prepare
     data = _prepare(model, image, 0)
     return model.data_preprocessor(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]),
                                    False)['inputs']
@@ -115,7 +118,6 @@ def _plain(value, where: str):
 def _runtime_description(model: nn.Module) -> dict:
     """What ``OnnxDepthModel`` rebuilds, as data: the default scope, the data preprocessor and the inference
     pipeline (``build_inference_pipeline``), each a JSON value."""
-    from .inference import build_inference_pipeline
     cfg = model.cfg
     return dict(default_scope=str(cfg.get('default_scope', 'mmseg')),
                 data_preprocessor=_plain(cfg.model.data_preprocessor.to_dict() if hasattr(
@@ -146,7 +148,6 @@ def _check_kinds(pipeline: list, pre: dict, side: str):
     than the local disk (a backend may fetch from the network)."""
     from mmengine.model import BaseDataPreprocessor
     from mmseg.registry import MODELS, TRANSFORMS
-    from .inference import _IMAGE_LOADERS
     cls = MODELS.get(pre.get('type'))
     if not (isinstance(cls, type) and issubclass(cls, BaseDataPreprocessor)):
         raise ValueError(f'{side}: data_preprocessor.type = {pre.get("type")!r} is not a registered data '
@@ -245,7 +246,6 @@ def export_llm_mde_image_tokens(model: nn.Module, out: str, images: Sequence[str
 
 
 def _check_exportable(model: nn.Module, flip_tta: Optional[bool]) -> bool:
-    from ..models.segmentors.clip_depth_estimator import CLIPDepthEstimator
     if type(model).__name__ == 'LLMDepthEstimator':
         raise ExportError(LLM_MDE_STAYS)
     if not isinstance(model, CLIPDepthEstimator) or type(model).__name__ == 'MultiVariantDepthEstimator':
@@ -277,7 +277,6 @@ def export_onnx(model: nn.Module, out: str, images: Sequence[str], dynamic_shape
     SHA-256, the measured parity); returns the sidecar's content.
     """
     import os
-    from .inference import inference_depth
     flip = _check_exportable(model, flip_tta)
     if not images:
         raise ExportError('export_onnx needs at least one image to check the exported model on')
@@ -308,7 +307,7 @@ def export_onnx(model: nn.Module, out: str, images: Sequence[str], dynamic_shape
                    bgr_to_rgb=bool(pre.get('bgr_to_rgb', False)),
                    size=None if dynamic_shape else [int(x.shape[-2]), int(x.shape[-1])],
                    dynamic=bool(dynamic_shape), multiple_of=int(pre.get('size_divisor') or 1),
-                   min_size=int(getattr(model.backbone, 'min_input_size', 1) or 1)),
+                   min_size=model.min_input_size),
         output=dict(name='depth', layout='N x 1 x H x W float32, metres, at the input size',
                     min_depth=float(model.decode_head.min_depth), max_depth=float(model.decode_head.max_depth)),
         flip_tta=flip, align_corners=bool(model.decode_head.align_corners), text_constants=n_text,
@@ -360,8 +359,8 @@ class OnnxDepthModel:
     Reads the sidecar with ``json`` alone (refusing a file that is not one, an old sidecar with config text, and
     a sidecar whose ``graph_sha256`` is not this graph's), builds the inference pipeline and data preprocessor
     from its plain values (bare registered type names only; nothing is executed), runs the graph on the normalised input and post-processes
-    exactly as ``CLIPDepthEstimator`` (padding removed, resized to the image's ``ori_shape``, crop boxes
-    pasted). A static-shape model refuses inputs of another size with the size it takes.
+    with the estimators' own ``postprocess_depth`` (padding removed, resized to the image's ``ori_shape``, crop
+    boxes pasted). A static-shape model refuses inputs of another size with the size it takes.
     """
 
     def __init__(self, onnx_path: str, providers: Optional[Sequence[str]] = None, threads: Optional[int] = None):
@@ -416,7 +415,8 @@ class OnnxDepthModel:
         self.data_preprocessor = MODELS.build(ConfigDict(pre))
         self.inference_pipeline_cfg = [dict(t) for t in pipeline]
         self._inference_pipelines = {}
-        self.backbone = SimpleNamespace(min_input_size=int(meta['input'].get('min_size', 1)))
+        #: the smallest image side the graph takes (its image trunk's), as ``BaseDepthEstimator.min_input_size``
+        self.min_input_size = int(meta['input'].get('min_size', 1))
         self.align_corners = bool(meta['align_corners'])
         options = ort.SessionOptions()
         if threads:
@@ -434,14 +434,13 @@ class OnnxDepthModel:
         return self.session.run(['depth'], {'image': np.ascontiguousarray(inputs, dtype=np.float32)})[0]
 
     def test_step(self, data: dict):
-        from ..models.segmentors.clip_depth_estimator import CLIPDepthEstimator
         batch = self.data_preprocessor(data, False)
         samples = batch['data_samples']
         if self.meta['input'].get('size') is not None and len(samples) > 1:  # one image per run
             return [s for d in ({'inputs': [i], 'data_samples': [s]} for i, s in
                                 zip(data['inputs'], data['data_samples'])) for s in self.test_step(d)]
         depth = torch.from_numpy(self.run(batch['inputs'].numpy()))
-        return CLIPDepthEstimator.postprocess_result(self, depth, samples)
+        return postprocess_depth(depth, samples, self.align_corners)
 
     def eval(self):
         return self

@@ -14,7 +14,7 @@ class ImageOnlyCrop(BaseTransform):
     DepthCLIP's NYU evaluation (``datasets/datasets_list.py``: ``rgb.crop((40+20, 42+14, 616-12, 474-2))``)
     feeds the 416x544 centre of the 480x640 frame, i.e. ``box=(60, 56, 604, 472)``, and compares the prediction
     pasted back at that place in the full GT frame (``calculate_error.py``, ``compute_errors_NYU``). The box is
-    recorded as ``img_crop_box``; ``CLIPDepthEstimator`` then pastes the prediction into the ``ori_shape``
+    recorded as ``img_crop_box``; ``postprocess_depth`` then pastes the prediction into the ``ori_shape``
     frame instead of resizing it, and ``DepthEvalMetric`` never counts the pixels outside the box (add
     ``'img_crop_box'`` to ``PackSegInputs``' ``meta_keys``). Raises ``ValueError`` naming the file when the image
     is smaller than the box.

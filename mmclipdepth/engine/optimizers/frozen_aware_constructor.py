@@ -14,7 +14,7 @@ class FrozenAwareOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     Auty et al.'s human-word rows (Table 3, e.g. ``baseline`` + ``depth-7``) have no learnable token, yet their
     "training" still changes the numbers: CLIP's BatchNorm statistics keep updating (``bn_mode='train'``,
     docs/fidelity.md). With nothing trainable the optimiser gets one empty placeholder parameter (so schedulers and
-    checkpoints work) and ``CLIPDepthEstimator.train_step`` skips backward and step.
+    checkpoints work) and ``BaseDepthEstimator.train_step`` skips backward and step.
     """
 
     def __call__(self, model):

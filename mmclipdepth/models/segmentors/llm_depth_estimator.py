@@ -2,6 +2,7 @@
 from typing import List, Optional, Tuple
 
 import torch
+from mmengine.config import ConfigDict
 from mmseg.registry import MODELS
 from torch import Tensor
 
@@ -11,14 +12,15 @@ from ..text_encoders.hf_language_model import HFLanguageModel  # noqa: F401
 from ..utils.adaptive_prompt_generator import AdaptivePromptGenerator  # noqa: F401
 from ..utils.cross_modal_reprogramming import CrossModalReprogramming  # noqa: F401
 from ..utils.language_to_depth_mlp import LanguageToDepthMLP  # noqa: F401
-from .clip_depth_estimator import CLIPDepthEstimator
+from .base_depth_estimator import BaseDepthEstimator
 
 __all__ = ['LLMDepthEstimator']
 
 
 @MODELS.register_module()
-class LLMDepthEstimator(CLIPDepthEstimator):
-    """LLM-MDE (Language4Depth in the authors' code), test modes of :class:`CLIPDepthEstimator`.
+class LLMDepthEstimator(BaseDepthEstimator):
+    """LLM-MDE (Language4Depth in the authors' code); test modes, checks and post-processing of
+    :class:`BaseDepthEstimator` (a sibling of ``CLIPDepthEstimator``: no CLIP here).
 
     ``extract_feat(img)``: ``t = backbone(img)`` (224 px ViT tokens) -> ``r = language_to_depth(
     reprogramming(t, E))`` with ``E`` the LLM word-embedding table -> prompt strings from
@@ -43,8 +45,10 @@ class LLMDepthEstimator(CLIPDepthEstimator):
                  test_cfg: Optional[dict] = dict(mode='whole'),
                  data_preprocessor: Optional[dict] = None,
                  init_cfg=None):
+        train_cfg, test_cfg = (ConfigDict(c) if isinstance(c, dict) else c for c in (train_cfg, test_cfg))
         super().__init__(backbone=backbone, decode_head=decode_head, train_cfg=train_cfg, test_cfg=test_cfg,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self._finish_init()
         self.language_model = MODELS.build(language_model)
         vocab, width = self.language_model.word_embeddings.shape
         rep = dict(reprogramming)
