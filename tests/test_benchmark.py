@@ -5,20 +5,16 @@ float64 isolates the maths: in float32 the 100 / 0.1 logit scale amplifies round
 for 77 vs 8 positions) to ~3e-5 relative on these tiny random models, which would hide a small real change.
 """
 import math
-import os.path as osp
-import sys
 
 import open_clip
 import pytest
 import torch
 
-from conftest import REPO, tiny_model_cfg
-from mmclipdepth.testing.authors_step import ReferencePrompts, _clip_of, reference_text_features
-from mmclipdepth.testing.equivalence import (assert_equivalent, build_model, check_equivalence, make_batch,
-                                             prepare_model_cfg, set_speedups)
-
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
-from benchmark_harness import _extrapolate, run_child  # noqa: E402
+from conftest import tiny_model_cfg
+from benchmarks.authors_step import ReferencePrompts, clip_of, reference_text_features
+from benchmarks.equivalence import (assert_equivalent, build_model, check_equivalence, make_batch,
+                                    prepare_model_cfg, set_speedups)
+from benchmarks.runner import extrapolate_reference, run_child
 
 CONFIGS = [('baseline', 'learned-7'), ('404d', 'learned-20')]
 ALL_SPEEDUPS = ['channels_last', 'share_prefix']
@@ -84,7 +80,7 @@ def test_check_leaves_weights_and_batchnorm_statistics_unchanged():
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert all(p.grad is None for p in model.parameters())
-    assert not any(p.requires_grad for p in _clip_of(model).parameters())
+    assert not any(p.requires_grad for p in clip_of(model).parameters())
 
 
 def test_reference_prompts_put_learned_vectors_at_the_placeholders():
@@ -102,7 +98,7 @@ def test_reference_prompts_put_learned_vectors_at_the_placeholders():
 
 def test_reference_text_features_equal_open_clip_encode_text_for_words():
     model, _, _ = _model_and_batch('depthclip', 'depth-7')
-    clip = _clip_of(model)
+    clip = clip_of(model)
     texts = [f'This object is {w}' for w in
              ['very close', 'close', 'slightly close', 'neither close nor distant', 'slightly distant', 'distant',
               'very distant']]
@@ -140,7 +136,7 @@ def test_extrapolation_adds_the_batch_increment_measured_at_other_bins():
     small_n = dict(batch=4, wall_s=10.0, cpu_s=20.0, peak_bytes=9e9)
     full = {7: dict(wall_s=8.0, cpu_s=16.0, peak_bytes=7e9), 20: dict(wall_s=9.0, cpu_s=18.0, peak_bytes=7.2e9)}
     small = {7: dict(wall_s=2.0, cpu_s=4.0, peak_bytes=3e9), 20: dict(wall_s=3.0, cpu_s=6.0, peak_bytes=3.2e9)}
-    est = _extrapolate(small_n, full, small, batch=16)
+    est = extrapolate_reference(small_n, full, small, batch=16)
     assert est['extrapolated'] and est['batch'] == 16 and est['measured_batch'] == 4
     assert est['wall_s'] == pytest.approx(10.0 + 6.0)
     assert est['cpu_s'] == pytest.approx(20.0 + 12.0)
