@@ -4,13 +4,16 @@
 float64 isolates the maths: in float32 the 100 / 0.1 logit scale amplifies rounding (different matmul shapes
 for 77 vs 8 positions) to ~3e-5 relative on these tiny random models, which would hide a small real change.
 """
+import json
 import math
+import subprocess
+import sys
 
 import open_clip
 import pytest
 import torch
 
-from conftest import tiny_model_cfg
+from conftest import REPO, tiny_model_cfg
 from benchmarks.authors_step import ReferencePrompts, clip_of, reference_text_features
 from benchmarks.equivalence import (assert_equivalent, build_model, check_equivalence, make_batch,
                                     prepare_model_cfg, set_speedups)
@@ -153,3 +156,26 @@ def test_measurement_processes_build_identical_weights_and_check_both_variants()
     assert set(ref['equivalence']) == {'optimised', 'optimised+channels_last+share_prefix'}
     assert all(eq['max_rel_diff'] <= 1e-4 for eq in ref['equivalence'].values())
     assert opt['timed'] == ref['timed'] == 1 and opt['peak_bytes'] > 0
+
+
+def test_benchmark_cli_as_a_user_types_it(tmp_path):
+    """``python tools/analysis/benchmark.py CONFIG ...`` from the repository root: the harness lives in benchmarks/
+    (not installed), the tool finds it there, and each measuring process imports it too."""
+    cfg = dict(tiny_model_cfg(), test_cfg=dict(mode='whole_flip', allow_untrained=True))  # random tokens on purpose
+    config = tmp_path / 'tiny.py'
+    config.write_text(f'model = {cfg!r}\n')
+    out = tmp_path / 'report.json'
+    args = [str(config), '--bins', '3', '--batch', '1', '--size', '64', '96', '--iters', '1', '--warmup', '1',
+            '--reference', '--rtol', '1e-4', '--threads', '1', '--out', str(out)]
+    run = subprocess.run([sys.executable, 'tools/analysis/benchmark.py'] + args, cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    report = json.loads(out.read_text())
+    assert report['command'] == 'python tools/analysis/benchmark.py ' + ' '.join(args)
+    (row, ) = report['rows']
+    assert row['bins'] == 3 and set(row['paths']) == {'optimised', 'reference'}
+    assert row['paths']['optimised']['weights_fingerprint'] == row['paths']['reference']['weights_fingerprint']
+    # float32 on a tiny random model: rounding amplified by the 100 / 0.1 logit scale (~3e-5, module docstring)
+    assert row['equivalence']['optimised']['passed'] and row['equivalence']['optimised']['max_rel_diff'] <= 1e-4
+    assert {'trunk', 'whole:optimised', 'whole_flip:optimised'} <= set(row['inference'])
+    assert '| 3 | optimised | 1 |' in run.stdout and '| 3 | whole_flip:optimised |' in run.stdout
