@@ -118,7 +118,8 @@ def child_main(spec_file):
         json.dump(result, f)
 
 
-def extrapolate_reference(small_n: dict, full_others: Dict[int, dict], small_others: Dict[int, dict], batch: int) -> dict:
+def extrapolate_reference(small_n: dict, full_others: Dict[int, dict], small_others: Dict[int, dict],
+                          batch: int) -> dict:
     """reference(B, N) ~= reference(b, N) + [reference(B, N0) - reference(b, N0)] for every N0 measured at both.
 
     The text side of a step does not depend on the batch and the image side does not depend on N (the head's

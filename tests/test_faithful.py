@@ -1,8 +1,8 @@
 """The paper configs' models equal an independent re-implementation of the authors' pipeline, same weights.
 
 The reference (``benchmarks.reference_clip``, ``benchmarks.reference_depthclip``) is written from the published
-architecture on plain state-dict tensors: OpenAI CLIP's text tower (QuickGELU, causal mask, pre-LN blocks, EOT read by ``argmax`` of the token ids) fed
-with whole sentences tokenised by the BPE tokenizer (learned vectors written over a placeholder word, as the
+architecture on plain state-dict tensors: OpenAI CLIP's text tower (QuickGELU, causal mask, pre-LN blocks, EOT read
+by ``argmax`` of the token ids) fed with whole sentences tokenised by the BPE tokenizer (learned vectors written over a placeholder word, as the
 authors do), OpenAI's ModifiedResNet trunk, and DepthCLIP's head. It never calls open_clip's modules or the
 package's models, so the mutation tests below show it catches a wrong activation, normalisation, tokenisation,
 pooling position or channel reduction.
