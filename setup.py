@@ -7,7 +7,8 @@ setup(
     license='Apache-2.0',
     description='Monocular depth estimation with frozen vision-language models for '
     'mmengine + mmsegmentation 1.x (DepthCLIP, Auty et al., CLIP2Depth, LLM-MDE)',
-    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    # the package only: benchmarks/ (references, the benchmark harness), tests/, tools/ and configs/ stay in the repo
+    packages=find_packages(include=('mmclipdepth', 'mmclipdepth.*')),
     include_package_data=True,
     package_data={'mmclipdepth': ['datasets/splits/*.txt', 'datasets/splits/*/*.txt',
                                   'datasets/splits/*LICENSE*', 'datasets/splits/*.md']},

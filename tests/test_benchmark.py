@@ -4,8 +4,9 @@
 float64 isolates the maths: in float32 the 100 / 0.1 logit scale amplifies rounding (different matmul shapes
 for 77 vs 8 positions) to ~3e-5 relative on these tiny random models, which would hide a small real change.
 """
+import json
 import math
-import os.path as osp
+import subprocess
 import sys
 
 import open_clip
@@ -13,12 +14,10 @@ import pytest
 import torch
 
 from conftest import REPO, tiny_model_cfg
-from mmclipdepth.testing.authors_step import ReferencePrompts, _clip_of, reference_text_features
-from mmclipdepth.testing.equivalence import (assert_equivalent, build_model, check_equivalence, make_batch,
-                                             prepare_model_cfg, set_speedups)
-
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
-from benchmark_harness import _extrapolate, run_child  # noqa: E402
+from benchmarks.authors_step import ReferencePrompts, clip_of, reference_text_features
+from benchmarks.equivalence import (assert_equivalent, build_model, check_equivalence, make_batch,
+                                    prepare_model_cfg, set_speedups)
+from benchmarks.runner import extrapolate_reference, run_child
 
 CONFIGS = [('baseline', 'learned-7'), ('404d', 'learned-20')]
 ALL_SPEEDUPS = ['channels_last', 'share_prefix']
@@ -84,7 +83,7 @@ def test_check_leaves_weights_and_batchnorm_statistics_unchanged():
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert all(p.grad is None for p in model.parameters())
-    assert not any(p.requires_grad for p in _clip_of(model).parameters())
+    assert not any(p.requires_grad for p in clip_of(model).parameters())
 
 
 def test_reference_prompts_put_learned_vectors_at_the_placeholders():
@@ -102,7 +101,7 @@ def test_reference_prompts_put_learned_vectors_at_the_placeholders():
 
 def test_reference_text_features_equal_open_clip_encode_text_for_words():
     model, _, _ = _model_and_batch('depthclip', 'depth-7')
-    clip = _clip_of(model)
+    clip = clip_of(model)
     texts = [f'This object is {w}' for w in
              ['very close', 'close', 'slightly close', 'neither close nor distant', 'slightly distant', 'distant',
               'very distant']]
@@ -140,7 +139,7 @@ def test_extrapolation_adds_the_batch_increment_measured_at_other_bins():
     small_n = dict(batch=4, wall_s=10.0, cpu_s=20.0, peak_bytes=9e9)
     full = {7: dict(wall_s=8.0, cpu_s=16.0, peak_bytes=7e9), 20: dict(wall_s=9.0, cpu_s=18.0, peak_bytes=7.2e9)}
     small = {7: dict(wall_s=2.0, cpu_s=4.0, peak_bytes=3e9), 20: dict(wall_s=3.0, cpu_s=6.0, peak_bytes=3.2e9)}
-    est = _extrapolate(small_n, full, small, batch=16)
+    est = extrapolate_reference(small_n, full, small, batch=16)
     assert est['extrapolated'] and est['batch'] == 16 and est['measured_batch'] == 4
     assert est['wall_s'] == pytest.approx(10.0 + 6.0)
     assert est['cpu_s'] == pytest.approx(20.0 + 12.0)
@@ -157,3 +156,26 @@ def test_measurement_processes_build_identical_weights_and_check_both_variants()
     assert set(ref['equivalence']) == {'optimised', 'optimised+channels_last+share_prefix'}
     assert all(eq['max_rel_diff'] <= 1e-4 for eq in ref['equivalence'].values())
     assert opt['timed'] == ref['timed'] == 1 and opt['peak_bytes'] > 0
+
+
+def test_benchmark_cli_as_a_user_types_it(tmp_path):
+    """``python tools/analysis/benchmark.py CONFIG ...`` from the repository root: the harness lives in benchmarks/
+    (not installed), the tool finds it there, and each measuring process imports it too."""
+    cfg = dict(tiny_model_cfg(), test_cfg=dict(mode='whole_flip', allow_untrained=True))  # random tokens on purpose
+    config = tmp_path / 'tiny.py'
+    config.write_text(f'model = {cfg!r}\n')
+    out = tmp_path / 'report.json'
+    args = [str(config), '--bins', '3', '--batch', '1', '--size', '64', '96', '--iters', '1', '--warmup', '1',
+            '--reference', '--rtol', '1e-4', '--threads', '1', '--out', str(out)]
+    run = subprocess.run([sys.executable, 'tools/analysis/benchmark.py'] + args, cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    report = json.loads(out.read_text())
+    assert report['command'] == 'python tools/analysis/benchmark.py ' + ' '.join(args)
+    (row, ) = report['rows']
+    assert row['bins'] == 3 and set(row['paths']) == {'optimised', 'reference'}
+    assert row['paths']['optimised']['weights_fingerprint'] == row['paths']['reference']['weights_fingerprint']
+    # float32 on a tiny random model: rounding amplified by the 100 / 0.1 logit scale (~3e-5, module docstring)
+    assert row['equivalence']['optimised']['passed'] and row['equivalence']['optimised']['max_rel_diff'] <= 1e-4
+    assert {'trunk', 'whole:optimised', 'whole_flip:optimised'} <= set(row['inference'])
+    assert '| 3 | optimised | 1 |' in run.stdout and '| 3 | whole_flip:optimised |' in run.stdout

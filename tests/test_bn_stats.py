@@ -11,7 +11,7 @@ from torch import nn
 
 from conftest import tiny_model_cfg
 from mmclipdepth.models.utils.frozen_sync_batchnorm import FrozenSyncBatchNorm2d
-from mmclipdepth.testing.equivalence import build_model, float64_envelope, make_batch, prepare_model_cfg
+from benchmarks.equivalence import build_model, float64_envelope, make_batch, prepare_model_cfg
 
 U = 2.0 ** -24  # float32 unit roundoff
 
@@ -111,8 +111,8 @@ def test_chunked_authors_step_gives_the_whole_step_s_gradients():
     256 prompts) is the authors' step rearranged: in float64 its token gradients equal the whole step's to
     float64 rounding; in float32 they differ by no more than float32 rounding of the text tower (per-row
     matrix products blocked differently for a smaller chunk), far below the envelope's ~1e-5."""
-    from mmclipdepth.testing.authors_step import ReferencePrompts, reference_autograd, reference_loss
-    from mmclipdepth.testing.equivalence import learnable_params, reference_backward_chunked
+    from benchmarks.authors_step import ReferencePrompts, reference_autograd, reference_loss
+    from benchmarks.equivalence import learnable_params, reference_backward_chunked
     model = build_model(prepare_model_cfg(tiny_model_cfg(template='baseline', depth_tokens='learned-7')))
     inputs, samples = make_batch(2, (64, 96), 1e-3, 10.0, seed=4)
     prompts, params = ReferencePrompts(model), learnable_params(model)

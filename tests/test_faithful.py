@@ -1,8 +1,8 @@
 """The paper configs' models equal an independent re-implementation of the authors' pipeline, same weights.
 
-The reference (``mmclipdepth.testing``) is written from the published architecture on plain state-dict tensors:
-OpenAI CLIP's text tower (QuickGELU, causal mask, pre-LN blocks, EOT read by ``argmax`` of the token ids) fed
-with whole sentences tokenised by the BPE tokenizer (learned vectors written over a placeholder word, as the
+The reference (``benchmarks.reference_clip``, ``benchmarks.reference_depthclip``) is written from the published
+architecture on plain state-dict tensors: OpenAI CLIP's text tower (QuickGELU, causal mask, pre-LN blocks, EOT read
+by ``argmax`` of the token ids) fed with whole sentences tokenised by the BPE tokenizer (learned vectors written over a placeholder word, as the
 authors do), OpenAI's ModifiedResNet trunk, and DepthCLIP's head. It never calls open_clip's modules or the
 package's models, so the mutation tests below show it catches a wrong activation, normalisation, tokenisation,
 pooling position or channel reduction.
@@ -24,8 +24,8 @@ from mmseg.registry import MODELS
 
 from conftest import DATA, TINY_CLIP, TINY_CLIP_ARCH, tiny_model_cfg
 from mmclipdepth.models.utils import text_activation
-from mmclipdepth.testing import (reference_bin_depth, reference_depth, reference_image_trunk,
-                                 reference_prompt_features, reference_silog)
+from benchmarks import (reference_bin_depth, reference_depth, reference_image_trunk, reference_prompt_features,
+                        reference_silog)
 
 HEADS = TINY_CLIP_ARCH['text_cfg']['heads']
 NYU_RGB = osp.join(DATA, 'nyu', 'sync', 'basement_0001a', 'rgb_00000.jpg')

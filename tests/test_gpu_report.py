@@ -64,10 +64,10 @@ def test_gpu_report_tiny_on_cpu(tmp_path):
     # ours (the config as users run it: channels-last trunk) against the authors' step in fp32: float32 rounding;
     # the native NHWC batch norm alone moves the token gradients by ~2e-5 (test_reliability), hence 1e-4
     assert row['equivalence_fp32']['max_rel_diff'] <= 1e-4
-    # the fp32 loss the deviations are taken from, recomputed here by the authors' step (mmclipdepth.testing, its
-    # own trunk and prompts) on the model and batch the report builds (seed 0, batch seed 1): float32 rounding
-    from mmclipdepth.testing.authors_step import ReferencePrompts, reference_autograd, reference_loss
-    from mmclipdepth.testing.equivalence import build_model, make_batch, prepare_model_cfg
+    # the fp32 loss the deviations are taken from, recomputed here by the authors' step (benchmarks.authors_step,
+    # its own trunk and prompts) on the model and batch the report builds (seed 0, batch seed 1): float32 rounding
+    from benchmarks.authors_step import ReferencePrompts, reference_autograd, reference_loss
+    from benchmarks.equivalence import build_model, make_batch, prepare_model_cfg
     model = build_model(prepare_model_cfg(_tiny_cfg().model, 7, 'none'), seed=0)
     inputs, samples = make_batch(2, (64, 96), model.decode_head.min_depth, model.decode_head.max_depth, seed=1)
     with torch.no_grad(), reference_autograd(model):

@@ -17,7 +17,7 @@ For each N in --bins the model is built from CONFIG with ``depth_tokens='learned
 
 ``--reference-batch-for 256=4`` measures the reference for N=256 at batch 4 only (it would need too much memory
 at the full batch) and extrapolates to the full batch with the batch increment measured at the other N
-(see ``benchmark_harness._extrapolate``); such rows are labelled "extrapolated".
+(see ``benchmarks.runner.extrapolate_reference``); such rows are labelled "extrapolated".
 Prints markdown tables and writes the JSON report (--out). Exit status 1 when an equivalence check fails.
 """
 import argparse
@@ -26,8 +26,10 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark_harness import format_table, run_benchmark  # noqa: E402
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)  # benchmarks/ (development code at the repository root, not installed)
+from benchmarks.report import format_table  # noqa: E402
+from benchmarks.runner import run_benchmark  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -24,11 +24,14 @@ import subprocess
 import sys
 import time
 
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)  # benchmarks/ (development code at the repository root, not installed)
+
 
 def _batch(batch, size, min_depth, max_depth):
     """A training batch as the data loader gives it: uint8 images, data samples from ``make_batch``."""
     import torch
-    from mmclipdepth.testing.equivalence import make_batch
+    from benchmarks.equivalence import make_batch
     _, samples = make_batch(batch, size, min_depth, max_depth, seed=0, invalid_fraction=0.0)
     g = torch.Generator().manual_seed(0)
     return dict(inputs=[torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=g) for _ in range(batch)],

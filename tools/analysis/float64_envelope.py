@@ -4,7 +4,7 @@ For each config: its model with random CLIP weights rounded to fp16 (as OpenAI's
 mode (BatchNorm uses batch statistics, as the authors run it), and a batch of one bundled frame and its mirror
 (tests/data, resized to --size). Reported, as ``||g - g64|| / ||g64||`` over all learned tokens, for the
 authors' float32 step and the package's NCHW, channels-last (exact BatchNorm statistics) and channels-last with
-torch's native NHWC statistics paths (``mmclipdepth.testing.equivalence.float64_envelope``).
+torch's native NHWC statistics paths (``benchmarks.equivalence.float64_envelope``).
 
 256 prompts x 77 positions with autograd through the text tower take ~12 GB in float32 and twice that in float64:
 ``--text-chunk 16`` runs the authors' step (both precisions) with the text tower 16 prompts at a time
@@ -87,12 +87,12 @@ def main():
         import resource
         limit = int(args.mem_limit_gb * 2 ** 30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
-    from benchmark_harness import _load_model_cfg
-    from mmclipdepth.testing.equivalence import build_model, float64_envelope, prepare_model_cfg
+    sys.path.insert(0, REPO)  # benchmarks/ (development code at the repository root, not installed)
+    from benchmarks.equivalence import build_model, float64_envelope, prepare_model_cfg
+    from benchmarks.runner import load_model_cfg
     rows = {}
     for config in args.configs:
-        model = build_model(prepare_model_cfg(_load_model_cfg(config)))
+        model = build_model(prepare_model_cfg(load_model_cfg(config)))
         with torch.no_grad():
             for prm in model.backbone.visual.parameters():
                 prm.copy_(prm.half().float())

@@ -8,7 +8,7 @@ inference backends, the data loader and the environment, as JSON plus a Markdown
 Every model has random CLIP weights of the configured architecture (the cost does not depend on the values).
 
 * ``training``: per N in (7, 256) bins, batch 16, 416x544, the package's step and the authors'-step reference
-  (``mmclipdepth.testing``; ``benchmark_harness.measure_training``) in fp32, TF32, AMP bf16 and AMP fp16 (with
+  (``benchmarks.authors_step``; ``benchmarks.measure.measure_training``) in fp32, TF32, AMP bf16 and AMP fp16 (with
   loss scaling): seconds per step, images/s, peak memory; the loss / token-gradient deviation of each precision
   from fp32 (``precision_deviation``), and, first, the fp32 equivalence check of ours against the reference.
   A precision the device lacks is listed as skipped, with the reason.
@@ -49,9 +49,10 @@ import torch
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
-sys.path.insert(0, HERE)
-from benchmark_harness import (PRECISIONS, machine_info, measure_training, precision_deviation,  # noqa: E402
-                               precision_unsupported)
+sys.path.insert(0, REPO)  # benchmarks/ (development code at the repository root, not installed)
+from benchmarks.measure import measure_training  # noqa: E402
+from benchmarks.precision import PRECISIONS, precision_deviation, precision_unsupported  # noqa: E402
+from benchmarks.timing import machine_info  # noqa: E402
 
 #: a tiny CLIP of the RN50 family (ModifiedResNet 1-1-1-1 width 8, 2-layer text tower) for --tiny
 TINY_CLIP = dict(model_name='RN50', pretrained=None, quick_gelu=True, arch_cfg=dict(
@@ -122,7 +123,7 @@ def _model_cfg(config: str, tiny: bool):
 
 # ----------------------------------------------------------------------------------------------- training
 def training(config, s, device, tiny) -> list:
-    from mmclipdepth.testing.equivalence import build_model, make_batch, prepare_model_cfg
+    from benchmarks.equivalence import build_model, make_batch, prepare_model_cfg
     rows = []
     cfg = _model_cfg(config, tiny)
     for n in s['bins']:

@@ -11,8 +11,12 @@ autocast does not support is reported as such.
 """
 import argparse
 import json
+import os.path as osp
 import sys
 import time
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)  # benchmarks/ (development code at the repository root, not installed)
 
 
 def main(argv=None):
@@ -31,7 +35,7 @@ def main(argv=None):
     from mmseg.registry import MODELS
 
     import mmclipdepth  # noqa: F401
-    from mmclipdepth.testing.equivalence import make_batch
+    from benchmarks.equivalence import make_batch
     from mmclipdepth.utils import set_clip_pretrained_none
     cfg = Config.fromfile(args.config)
     set_clip_pretrained_none(cfg.model)

@@ -12,7 +12,7 @@ from .authors_step import ReferencePrompts, clip_of, reference_autograd, referen
 
 __all__ = ['SPEEDUPS', 'set_speedups', 'speedups_enabled', 'prepare_model_cfg', 'build_model', 'make_batch',
            'learnable_params', 'optimised_loss', 'check_equivalence', 'assert_equivalent',
-           'float64_envelope', 'reference_backward_chunked', 'ENVELOPE_VARIANTS']
+           'float64_envelope', 'reference_backward_chunked', 'ENVELOPE_VARIANTS', 'rel_diff']
 
 #: opt-in speed-ups of the optimised path (same maths, equal up to float rounding): name -> (module, attribute)
 SPEEDUPS = {
@@ -128,7 +128,8 @@ def optimised_loss(model: nn.Module, inputs: Tensor, data_samples) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------- equivalence
-def _rel(a: Tensor, b: Tensor) -> float:
+def rel_diff(a: Tensor, b: Tensor) -> float:
+    """``||a - b|| / ||b||`` in float64 (``||a - b||`` when ``b`` is zero)."""
     a, b = a.detach().double().cpu(), b.detach().double().cpu()
     den = b.norm().item()
     return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
@@ -168,7 +169,7 @@ def check_equivalence(model: nn.Module, inputs: Tensor, data_samples, prompts: O
         for p in params.values():
             p.grad = None
     restore()
-    grad_rel = {n: _rel(grads_o[n], grads_r[n]) for n in params}
+    grad_rel = {n: rel_diff(grads_o[n], grads_r[n]) for n in params}
     loss_rel = abs(loss_o.item() - loss_r.item()) / max(abs(loss_r.item()), 1e-30)
     return dict(loss_optimised=loss_o.item(), loss_reference=loss_r.item(), loss_rel_diff=loss_rel,
                 grad_rel_diff=grad_rel, grad_norm={n: g.norm().item() for n, g in grads_r.items()},

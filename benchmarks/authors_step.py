@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ['ReferencePrompts', 'reference_text_features', 'reference_text_tower_output', 'reference_text_normalise',
-           'reference_image_features', 'reference_loss', 'reference_autograd', 'CLIP_GRADS', 'clip_of']
+           'reference_image_features', 'reference_loss', 'reference_autograd', 'CLIP_GRADS', 'clip_of',
+           'clear_clip_grads']
 
 _PLACEHOLDER = re.compile(r'(<p\d+>|\{object\}|\{depth\})')
 
@@ -103,11 +104,11 @@ def _state(clip: nn.Module) -> Dict[str, Tensor]:
 
 def reference_text_tower_output(clip: nn.Module, text_encoder: nn.Module, prompts: ReferencePrompts,
                                 index=None) -> Tensor:
-    """OpenAI CLIP's text tower (``mmclipdepth.testing``, written from the architecture, not open_clip's modules)
+    """OpenAI CLIP's text tower (``benchmarks.reference_clip``, written from the architecture, not open_clip's modules)
     on the full 77-token sequences with the learned vectors written in: projected features (N, C) before any
     normalisation. ``index`` (a 1-D LongTensor of prompt numbers, or None for all): only those prompts, in
     that order (each prompt's row is computed from its own sequence alone)."""
-    from mmclipdepth.testing import reference_text_tower
+    from .reference_clip import reference_text_tower
     sd = _state(clip)
     ids, rows, cols = prompts.ids, prompts.rows, prompts.cols
     vecs = prompts.vectors(text_encoder)
@@ -146,10 +147,10 @@ def reference_text_features(clip: nn.Module, text_encoder: nn.Module, prompts: R
 
 
 def reference_image_features(clip: nn.Module, inputs: Tensor, out_channels: int) -> Tensor:
-    """OpenAI's ModifiedResNet stem .. layer4 (``mmclipdepth.testing``; attention pool unused; BatchNorm in the
+    """OpenAI's ModifiedResNet stem .. layer4 (``benchmarks.reference_clip``; attention pool unused; BatchNorm in the
     visual tower's mode), L2 over channels per position, then nearest channel reduction to ``out_channels``
     (index ``floor(i * C / out_channels)``; RN50: the even channels)."""
-    from mmclipdepth.testing import reference_image_trunk
+    from .reference_clip import reference_image_trunk
     sd = _state(clip)
     stats = {k: v for k, v in sd.items() if k.startswith('visual.') and k.endswith(('running_mean', 'running_var'))}
     x = reference_image_trunk(sd, inputs, bn_train=clip.visual.training, stats=stats)
@@ -224,7 +225,8 @@ def reference_autograd(model: nn.Module, clip_grads: str = 'text'):
             p.grad = None
 
 
-def _clear_clip_grads(model):
+def clear_clip_grads(model):
+    """Drop the gradients of every CLIP weight (the authors' step computes text-tower weight gradients)."""
     for p in _clip_of(model).parameters():
         p.grad = None
 
