@@ -1,7 +1,9 @@
 """The metafiles (``configs/*/metafile.yaml``, mmsegmentation's format) are the one place the published numbers
 are typed: every config has its entry, README.md's table agrees with them digit for digit, and
 tools/analysis/paper_table.py prints theirs."""
+import functools
 import glob
+import importlib.util
 import json
 import os.path as osp
 import re
@@ -18,6 +20,16 @@ METAFILES = sorted(glob.glob(osp.join(REPO, 'configs', '*', 'metafile.yaml')))
 FAMILIES = ['clipdepth', 'mirror', 'llm_mde']
 README_COLUMNS = ['abs_rel', 'rmse', 'd1']  # README.md's "Configs and published numbers" table, after 2 columns
 TOOL = osp.join(REPO, 'tools', 'analysis', 'paper_table.py')
+
+
+@functools.lru_cache(maxsize=None)
+def _clipdepth_configs():
+    return frozenset(osp.basename(p)[:-3] for p in glob.glob(osp.join(REPO, 'configs', 'clipdepth', '*.py')))
+
+
+@functools.lru_cache(maxsize=None)
+def _load_cached(path):
+    return _load(path)
 
 
 def _load(path):
@@ -43,7 +55,7 @@ def readme_rows(text):
     section = text.split('## Configs and published numbers', 1)[1].split('\n## ', 1)[0]
     lines = [ln for ln in section.splitlines() if ln.startswith('| `')]
     assert lines, 'README.md: no table rows under "## Configs and published numbers"'
-    configs = {osp.basename(p)[:-3] for p in glob.glob(osp.join(REPO, 'configs', 'clipdepth', '*.py'))}
+    configs = _clipdepth_configs()
     rows = []
     for line in lines:
         cells = [c.strip() for c in line.strip().strip('|').split('|')]
@@ -79,7 +91,8 @@ def mismatches(readme_text, published):
         want = [f'{published[name][k]:.3f}' for k in README_COLUMNS]
         if cells != want:
             problems.append(f'{name}: README.md {cells} vs metafile {want} ({README_COLUMNS})')
-    clipdepth = _published([osp.join(REPO, 'configs', 'clipdepth', 'metafile.yaml')])
+    clipdepth = [m['Name'] for m in _load_cached(osp.join(REPO, 'configs', 'clipdepth', 'metafile.yaml'))['Models']
+                 if 'Results' in m]
     problems += [f'{name}: published in the metafile, not in README.md\'s table' for name in clipdepth
                  if name not in seen]
     return problems
@@ -156,9 +169,10 @@ def test_a_wrong_digit_in_either_is_caught(readme):
         wrong = readme[:start] + str((int(readme[start]) + 1) % 10) + readme[start + 1:]
         assert mismatches(wrong, pub), f'README.md {m.group()!r} changed went unnoticed'
     # each metafile number the README shows, changed by 0.001
+    shown = {n for n, _, _ in readme_rows(readme)}
     for name, metrics in pub.items():
         for key in README_COLUMNS:
-            if key in metrics and name in {n for n, _, _ in readme_rows(readme)}:
+            if key in metrics and name in shown:
                 bad = {**pub, name: {**metrics, key: round(metrics[key] + 0.001, 3)}}
                 assert mismatches(readme, bad), (name, key)
     # a published model dropped from README.md's table
@@ -166,7 +180,15 @@ def test_a_wrong_digit_in_either_is_caught(readme):
     assert any('kitti_404d_learned7' in p for p in mismatches(missing, pub))
 
 
-def _table(tmp_path, *metafile):
+def _tool():
+    spec = importlib.util.spec_from_file_location('paper_table_under_test', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(tmp_path, *metafile):
+    """``python tools/analysis/paper_table.py WORK --config <sweep> --metrics m.json [--metafile ...]``."""
     metrics = {f'{n}/{k}': 0.5 for n in ('nyu_baseline_learned7', 'nyu_404d_depth7', 'nyu_404d_learned7')
                for k in ('abs_rel', 'sq_rel', 'rmse', 'rmse_log_unrooted', 'log10', 'd1', 'd2', 'd3')}
     mfile = tmp_path / 'm.json'
@@ -183,36 +205,50 @@ def _row(text, table, label):
     return next(ln for ln in section.splitlines() if ln.startswith(f'| {label} |'))
 
 
+def _cells(row):
+    return [c.strip() for c in row.strip().strip('|').split('|')[2:]]
+
+
 def test_paper_table_prints_the_metafile_numbers(tmp_path):
-    """``python tools/analysis/paper_table.py WORK --config <sweep> --metrics m.json``: the published half of
-    each cell is the metafile's number; a changed metafile changes the table; a model missing from it is an
+    """The published half of each cell is the metafile's number; a model missing from the metafile is an
     error that names the model and the file."""
-    run = _table(tmp_path)
+    run = _run(tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     pub = _published()
-    row = _row(run.stdout, 'Auty Table 5 (NYU)', '404d, learned-7')
     want = [f'{pub["nyu_404d_learned7"][k]:.3f} / 0.500' for k in
             ('abs_rel', 'rmse', 'rmse_log_unrooted', 'log10', 'd1', 'd2', 'd3')]
-    assert [c.strip() for c in row.strip().strip('|').split('|')[2:]] == want
+    assert _cells(_row(run.stdout, 'Auty Table 5 (NYU)', '404d, learned-7')) == want
     assert want[0] == '0.317 / 0.500'  # Auty et al. Table 5, NYU, 404d + learned-7, Abs
-    # a tampered copy: the table follows it
+    data = _load(osp.join(REPO, 'configs', 'clipdepth', 'metafile.yaml'))
+    data['Models'] = [m for m in data['Models'] if m['Name'] != 'nyu_404d_learned7']
+    changed = tmp_path / 'changed.yaml'
+    changed.write_text(yaml.safe_dump(data, allow_unicode=True))
+    run = _run(tmp_path, str(changed))
+    assert run.returncode == 1
+    assert "no model 'nyu_404d_learned7' with Results" in run.stderr and str(changed) in run.stderr
+
+
+def test_paper_table_follows_a_changed_metafile(tmp_path):
+    """render() with a tampered metafile: the changed number is printed; a metric the table shows but the
+    model lacks, or a metafile without Models, is an error naming the file."""
+    tool = _tool()
+    tables = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'sweeps', 'auty_published.py')).paper_tables
+    cfg = Config(dict(model=dict(type='MultiVariantDepthEstimator', decode_heads=dict(nyu_404d_learned7=dict())),
+                      paper_tables=tables))
+    ours = {f'nyu_404d_learned7/{k}': 0.5 for k in tool.DEFAULT_COLUMNS}
     data = _load(osp.join(REPO, 'configs', 'clipdepth', 'metafile.yaml'))
     model = next(m for m in data['Models'] if m['Name'] == 'nyu_404d_learned7')
     model['Results']['Metrics']['abs_rel'] = 0.123
     changed = tmp_path / 'changed.yaml'
     changed.write_text(yaml.safe_dump(data, allow_unicode=True))
-    run = _table(tmp_path, str(changed))
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert _row(run.stdout, 'Auty Table 5 (NYU)', '404d, learned-7').split(' | ')[2] == '0.123 / 0.500'
-    # the model removed
-    data['Models'].remove(model)
-    changed.write_text(yaml.safe_dump(data, allow_unicode=True))
-    run = _table(tmp_path, str(changed))
-    assert run.returncode == 1
-    assert "no model 'nyu_404d_learned7' with Results" in run.stderr and str(changed) in run.stderr
-    # a metric of the table's columns missing
-    data = _load(osp.join(REPO, 'configs', 'clipdepth', 'metafile.yaml'))
+    text = tool.render(cfg, ours, 'm.json', metafiles=[str(changed)])
+    assert _cells(_row(text, 'Auty Table 5 (NYU)', '404d, learned-7'))[0] == '0.123 / 0.500'
+    assert _cells(_row(tool.render(cfg, ours, 'm.json'), 'Auty Table 5 (NYU)', '404d, learned-7'))[0] == \
+        '0.317 / 0.500'
     del next(m for m in data['Models'] if m['Name'] == 'nyu_404d_depth7')['Results']['Metrics']['log10']
     changed.write_text(yaml.safe_dump(data, allow_unicode=True))
-    run = _table(tmp_path, str(changed))
-    assert run.returncode == 1 and "model 'nyu_404d_depth7' has no ['log10']" in run.stderr
+    with pytest.raises(ValueError, match=r"changed\.yaml: model 'nyu_404d_depth7' has no \['log10'\]"):
+        tool.render(cfg, ours, 'm.json', metafiles=[str(changed)])
+    changed.write_text('Collections: []\n')
+    with pytest.raises(ValueError, match=r'changed\.yaml: expected a metafile with a "Models" list'):
+        tool.render(cfg, ours, 'm.json', metafiles=[str(changed)])
