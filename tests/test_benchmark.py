@@ -1,4 +1,4 @@
-"""The benchmark's equivalence check (issue 7): the optimised training path against the plainly written reference
+"""The benchmark's equivalence check: the optimised training path against the plainly written reference
 (the authors' path: 77 positions, autograd through the trunk), on tiny CLIP models. Numbers, not timings.
 
 float64 isolates the maths: in float32 the 100 / 0.1 logit scale amplifies rounding (different matmul shapes

@@ -1,4 +1,4 @@
-"""Train-mode BatchNorm statistics of the channels-last trunk (issue 23): as exact as the NCHW kernel that the
+"""Train-mode BatchNorm statistics of the channels-last trunk: as exact as the NCHW kernel that the
 authors' code runs, so the learned-token gradients stay as close to float64 as the authors' own float32 step.
 
 torch's CPU BatchNorm on a channels-last input sums each channel's N*H*W values in one float32 running sum per
@@ -92,8 +92,7 @@ def test_running_statistics_update_is_batchnorm2d_s(momentum):
 
 def test_token_gradients_as_close_to_float64_as_the_authors_float32():
     """End to end, tiny CLIP: the learned-token gradients of the default channels-last float32 step against the
-    authors' step in float64 are within 1.5x the authors' own float32 step's distance to it (issue 23's
-    target), and the same step with torch's native NHWC statistics is not (measured here: 1.08x and 2.7x on a
+    authors' step in float64 are within 1.5x the authors' own float32 step's distance to it, and the same step with torch's native NHWC statistics is not (measured here: 1.08x and 2.7x on a
     2-core x86 CPU); in float64 the package equals the authors' maths (rounding only: ~1e-14)."""
     model = build_model(prepare_model_cfg(tiny_model_cfg(template='baseline', depth_tokens='learned-7')))
     inputs, samples = make_batch(2, (128, 192), 1e-3, 10.0, seed=3)

@@ -49,7 +49,7 @@ def _check_against_torch(model, onnx_path, images):
         b = inference_depth(runtime, path)
         assert a.shape == b.shape
         # onnxruntime's kernels sum in another order than torch's (convolutions, matmuls): float32 rounding,
-        # amplified by the logit scale 100 / temperature 0.1 before the softmax; 1e-4 relative is the issue's bound
+        # amplified by the logit scale 100 / temperature 0.1 before the softmax: 1e-4 relative
         assert _rel(b, a) <= 1e-4, (path, _rel(b, a))
     return runtime
 
@@ -151,7 +151,7 @@ def test_static_model_refuses_another_size_and_bad_files(tmp_path):
         json.dump(dict(format='something-else'), f)
     with pytest.raises(ValueError, match='format'):
         OnnxDepthModel(lonely)
-    # issue 25 case 4: the sidecar of another export (another model, same config) placed beside this graph
+    # docs/reliability.md case 4: the sidecar of another export (another model, same config) placed beside this graph
     other = str(tmp_path / 'other.onnx')
     export_onnx(_learned('clipdepth/nyu_baseline_learned7.py', seed=1), other, NYU_SAMPLES[:1])
     shutil.copy(sidecar_path(other), sidecar_path(lonely))

@@ -213,7 +213,7 @@ def test_plain_zip_renamed_pth_names_the_file(tmp_path):
 
 
 def test_zip_bomb_is_refused_before_inflating(tmp_path):
-    """Issue 24: a ~1 MB checkpoint zip holding a 1 GiB tensor of zeros, loaded in a process whose address space
+    """A ~1 MB checkpoint zip holding a 1 GiB tensor of zeros, loaded in a process whose address space
     is limited to what it already uses + 512 MiB, so inflating it would fail (and cannot take the machine down)."""
     bomb = tmp_path / 'bomb.pth'
     buf = io.BytesIO()

@@ -41,8 +41,6 @@ SHELL_LANGS = ('', 'bash', 'shell', 'sh', 'console')
 FENCE = re.compile(r'^```([\w+-]*)[ \t]*\n(.*?)^```[ \t]*$', re.M | re.S)
 SKIP = re.compile(r'<!--\s*journey:\s*skip\s+(?:`([^`]+)`\s+)?\((.+?)\)\s*-->', re.S)
 TIMEOUT = 900
-# a split sweep part without the image tower's tensors (issue 25 item 9, fixed on wip-ident): init_depth_model's
-# refusal; the steps that hit it are expected failures until that fix is merged
 
 
 def _commands(block: str):

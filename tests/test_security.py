@@ -131,7 +131,7 @@ def test_web_uploads_are_images_within_limits(served, tmp_path):
     from gradio_client import Client, handle_file
     url, service, web = served
     client = Client(url, verbose=False)
-    bomb = _png_declaring(tmp_path / 'bomb.png', 30000, 30000)  # 109 KB in the issue; here a few hundred bytes
+    bomb = _png_declaring(tmp_path / 'bomb.png', 30000, 30000)  # a few hundred bytes
     with pytest.raises(Exception, match='above the limit of 4000000 px'):
         client.predict(list(service.choices)[0], '', handle_file(bomb), 500.0, api_name='/run')
     depth16 = str(tmp_path / 'depth16.png')
@@ -139,7 +139,7 @@ def test_web_uploads_are_images_within_limits(served, tmp_path):
     cv2.imwrite(depth16, np.full((64, 64), 1234, np.uint16))
     with pytest.raises(Exception, match='depth16.png: a single-channel 16-bit image'):
         client.predict(list(service.choices)[0], '', handle_file(depth16), 500.0, api_name='/run')
-    # issue 25 case 6: a JPEG with garbled middle bytes, which cv2.imdecode accepted, is refused as the API does
+    # docs/reliability.md case 6: a JPEG with garbled middle bytes, which cv2.imdecode accepted, is refused as the API does
     with pytest.raises(Exception, match='garbled.jpg: corrupt or truncated image'):
         client.predict(list(service.choices)[0], '', handle_file(_garbled_jpeg(tmp_path)), 500.0, api_name='/run')
     big = tmp_path / 'big.jpg'
@@ -201,7 +201,7 @@ def test_web_memory_is_bounded_under_path_variants_bombs_and_big_uploads(tmp_pat
     a 1024-wide text tower: 76 M parameters). Through Gradio's client: the config and eight spellings of it
     (``./``, ``//``, ``dir/../dir``, relative), a PNG declaring 30000x30000, an upload over the size limit.
     Bounds: the first request loads the model (the resident set grows by > 200 MB, so a second load would
-    show); the eight spellings then add < 100 MB (one model, not nine: the issue measured 5.1 GB for ten), and
+    show); the eight spellings then add < 100 MB (one model, not nine: ten loads would take ~5 GB), and
     the peak stays < 1 GiB above the resident set after the first request (the bomb would decode 2.7 GB)."""
     pytest.importorskip('gradio')
     from gradio_client import Client, handle_file
@@ -272,7 +272,7 @@ def test_one_strict_decoder_for_the_api_and_image_demo(tmp_path, zero_shot, monk
     from mmclipdepth.apis import inference_depth, init_depth_model
     from mmclipdepth.fileio import ImageDecodeError
     model = init_depth_model(zero_shot)
-    with pytest.raises(ImageDecodeError, match='depth16.png.*single-channel 16-bit'):  # issue 25 case 5, the API
+    with pytest.raises(ImageDecodeError, match='depth16.png.*single-channel 16-bit'):  # docs/reliability.md case 5, the API
         inference_depth(model, depth16)
     with pytest.raises(ImageDecodeError, match='garbled.jpg.*corrupt'):
         inference_depth(model, _garbled_jpeg(tmp_path))

@@ -58,7 +58,7 @@ def test_each_variant_of_a_sweep_equals_its_solo_run(tmp_path):
     """Three variants (learned depth tokens; learned context + words; human words only, whose "training"
     moves only the trunk's BatchNorm statistics) trained 3 iterations on the bundled NYU samples in one run
     vs alone. Both runs do the same operations in the same order on the same data (per-sample augmentation
-    seeds), so they agree to the last bit on one machine; 1e-6 relative (the issue's bound) leaves room
+    seeds), so they agree to the last bit on one machine; 1e-6 relative leaves room
     for a BLAS that picks other kernels for the batched shapes. A shared trunk pass per step, a head
     initialised from another random stream or a BatchNorm update per variant would all break it."""
     names = ['nyu_baseline_learned7', 'nyu_404d_depth7', 'nyu_baseline_depth7']

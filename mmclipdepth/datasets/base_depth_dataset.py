@@ -1,4 +1,4 @@
-"""Shared split-file reader for the BTS/AdaBins depth datasets (docs/fidelity.md, data/README.md).
+"""Shared split-file reader for the BTS/AdaBins depth datasets (docs/fidelity.md, docs/data_preparation.md).
 
 Not registered itself: :class:`NYUDepthV2Dataset` and :class:`KITTIEigenDataset` subclass it.
 """

@@ -1,4 +1,4 @@
-"""KITTI Eigen split with the annotated depth maps (docs/fidelity.md, data/README.md)."""
+"""KITTI Eigen split with the annotated depth maps (docs/fidelity.md, docs/data_preparation.md)."""
 from typing import Optional
 
 from mmengine.logging import MMLogger

@@ -1,4 +1,4 @@
-"""NYU Depth v2 in the BTS layout with the standard split files (docs/fidelity.md, data/README.md)."""
+"""NYU Depth v2 in the BTS layout with the standard split files (docs/fidelity.md, docs/data_preparation.md)."""
 import os.path as osp
 import re
 

@@ -1,4 +1,4 @@
-"""Benchmark the prompt-learning training step and inference against the authors' reference path (issue 7).
+"""Benchmark the prompt-learning training step and inference against the authors' reference path.
 
     python tools/analysis/benchmark.py CONFIG [--bins N ...] [--batch B] [--size H W] [--iters K] [--warmup W]
         [--reference] [--reference-batch-for N=b ...] [--pretrained none] [--out JSON] [--device cpu|cuda]

@@ -7,9 +7,11 @@ config is the one mmengine dumped there, read as data and never executed (``--co
 run as any mm config), the metrics the last evaluation logged there
 (``*/vis_data/scalars.json`` after validation, ``*/<timestamp>.json`` after ``tools/test.py``; or
 ``--metrics``, a JSON object ``{"<variant>/<metric>": value}``). Every table of the config's
-``paper_tables`` with a row among the run's variants is written, each cell ``paper / ours``; variants that
-no published table holds follow in a table of their own. Writes ``WORK_DIR/paper_table.md`` (or ``--out``)
-and prints it.
+``paper_tables`` (``configs/_base_/sweeps/auty_published.py``: each row a config name) with a row among the
+run's variants is written, each cell ``paper / ours``; the published numbers are those of the model of that
+name in the metafiles (``configs/*/metafile.yaml``, mmsegmentation's format; ``--metafile``). Variants that no
+published table holds follow in a table of their own. Writes ``WORK_DIR/paper_table.md`` (or ``--out``) and
+prints it.
 """
 import argparse
 import ast
@@ -18,11 +20,50 @@ import json
 import os.path as osp
 import sys
 
+import yaml
 from mmengine.config import Config
 
 LABELS = dict(abs_rel='Abs', sq_rel='SqRel', rmse='RMS', rmse_log='RMSE log', rmse_log_unrooted='RMSL',
               log10='log10', silog='SILog', d1='δ1', d2='δ2', d3='δ3')
 DEFAULT_COLUMNS = ['abs_rel', 'sq_rel', 'rmse', 'rmse_log_unrooted', 'log10', 'd1', 'd2', 'd3']
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def default_metafiles() -> list:
+    return sorted(glob.glob(osp.join(REPO, 'configs', '*', 'metafile.yaml')))
+
+
+def load_published(paths) -> dict:
+    """``{model name: (metrics, metafile)}`` of every model with ``Results`` in these metafiles (mmsegmentation's
+    format: ``Models: [{Name, Results: {Task, Dataset, Metrics: {key: value}}}]``; ``Results`` may be a list)."""
+    published = {}
+    for path in paths:
+        with open(path, encoding='utf-8') as f:
+            try:
+                data = yaml.safe_load(f)
+            except yaml.YAMLError as e:
+                raise ValueError(f'{path}: not YAML ({e})') from None
+        models = data.get('Models') if isinstance(data, dict) else None
+        if not isinstance(models, list):
+            raise ValueError(f'{path}: expected a metafile with a "Models" list (mmsegmentation\'s format)')
+        for i, model in enumerate(models):
+            name = model.get('Name') if isinstance(model, dict) else None
+            if not isinstance(name, str):
+                raise ValueError(f'{path}: Models[{i}] has no "Name"')
+            results = model.get('Results')
+            if results is None:
+                continue
+            metrics = {}
+            for result in results if isinstance(results, list) else [results]:
+                values = result.get('Metrics') if isinstance(result, dict) else None
+                if not isinstance(values, dict) or not all(isinstance(v, (int, float)) for v in values.values()):
+                    raise ValueError(f'{path}: model {name!r}: expected Results.Metrics, a mapping of metric '
+                                     f'to number, got {values!r}')
+                metrics.update(values)
+            if name in published:
+                raise ValueError(f'{path}: model {name!r} has results in {published[name][1]} too')
+            published[name] = (metrics, path)
+    return published
 
 
 def _literal(node, path: str):
@@ -124,7 +165,24 @@ def protocol_labels(protocols: dict, strict: bool = False) -> tuple:
     return marks, notes
 
 
-def render(cfg: Config, metrics: dict, source: str, protocols: dict = None, strict: bool = False) -> str:
+def _published_row(published: dict, table: dict, label: str, variant: str, metafiles) -> list:
+    if variant not in published:
+        raise ValueError(f"{table['name']}, row {label!r}: no model {variant!r} with Results in "
+                         f"{', '.join(metafiles) or 'no metafile'}")
+    values, path = published[variant]
+    missing = [c for c in table['columns'] if c not in values]
+    if missing:
+        raise ValueError(f"{path}: model {variant!r} has no {missing} in Results.Metrics ({table['name']}, row "
+                         f"{label!r}, shows them)")
+    return [values[c] for c in table['columns']]
+
+
+def render(cfg: Config, metrics: dict, source: str, protocols: dict = None, strict: bool = False,
+           metafiles=None) -> str:
+    """The tables in Markdown; published numbers from ``metafiles`` (default: the repo's
+    ``configs/*/metafile.yaml``)."""
+    metafiles = default_metafiles() if metafiles is None else list(metafiles)
+    published = load_published(metafiles)
     variants = list(cfg.model.decode_heads)
     marks, notes = protocol_labels(protocols if protocols is not None else {v: None for v in variants}, strict)
     ours = lambda v, k: metrics.get(f'{v}/{k}')  # noqa: E731
@@ -138,10 +196,11 @@ def render(cfg: Config, metrics: dict, source: str, protocols: dict = None, stri
         lines += [f"### {table['name']}: {table['caption']}", '',
                   '| row | config | ' + ' | '.join(LABELS.get(c, c) for c in cols) + ' |',
                   '|---|---|' + '---|' * len(cols)]
-        for label, variant, published in table['rows']:
+        for row in table['rows']:
+            label, variant = row[0], row[1]  # (a config dumped before the metafile also holds the numbers)
             covered.add(variant)
             cells = [f'{_cell(p)} / {_cell(ours(variant, c))}{marks.get(variant, "")}'
-                     for c, p in zip(cols, published)]
+                     for c, p in zip(cols, _published_row(published, table, label, variant, metafiles))]
             lines.append(f'| {label} | `{variant}`{"" if variant in variants else " (not in this run)"} | '
                          + ' | '.join(cells) + ' |')
         lines.append('')
@@ -182,6 +241,8 @@ def main(argv=None):
                    'metrics.json with its "protocol"; default: the last logged evaluation)')
     p.add_argument('--strict-protocol', action='store_true',
                    help='refuse (instead of marking) metrics of different evaluation protocols in one column')
+    p.add_argument('--metafile', nargs='+', help='metafiles with the published numbers (mmsegmentation\'s format; '
+                   'default: configs/*/metafile.yaml of this repository)')
     p.add_argument('--out', help='default WORK_DIR/paper_table.md')
     args = p.parse_args(argv)
     if not osp.isdir(args.work_dir):
@@ -209,8 +270,8 @@ def main(argv=None):
         sys.exit(f'error: {source} has no metrics of the variant(s) {missing}')
     try:
         text = render(cfg, metrics, osp.relpath(source, args.work_dir) if not args.metrics else source, protocols,
-                      args.strict_protocol)
-    except ValueError as e:
+                      args.strict_protocol, args.metafile)
+    except (OSError, ValueError) as e:
         sys.exit(f'error: {e}')
     out = args.out or osp.join(args.work_dir, 'paper_table.md')
     with open(out, 'w', encoding='utf-8') as f:
