@@ -1,5 +1,5 @@
 """mmseg's DepthEstimator with its ``slide`` dispatch fixed and a whole-image flip TTA mode."""
-from typing import List
+from typing import List, Optional
 
 import torch
 from mmengine.config import ConfigDict
@@ -8,7 +8,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ...checkpoint.guard import check_incoming_state, last_checkpoint_source
-from ..utils.clip_loader import shared_clip_scope
+from ..utils.model_clip import hand_out_clip
 
 __all__ = ['CLIPDepthEstimator']
 
@@ -22,8 +22,11 @@ class CLIPDepthEstimator(DepthEstimator):
     ``test_cfg.mode``: ``whole``; ``whole_flip`` (Auty et al.'s and DepthCLIP's TTA, DepthCLIP ``eval.py`` ``validate``: predict the image and its
     horizontal mirror, mirror back and average *at the head's output resolution*, then upsample);
     ``slide`` / ``slide_flip`` (mmseg's windows; mmseg 1.2.2 overwrote ``slide`` results with whole-image
-    inference, fixed here). The backbone and head are built inside ``shared_clip_scope`` so a CLIP image tower
-    and text tower with identical arguments come from one instance (weights loaded once).
+    inference, fixed here).
+
+    ``clip=dict(model_name, pretrained, arch_cfg, cache_dir, quick_gelu)``: the model's one CLIP, built once and
+    handed to every part that takes it (image tower, text tower); ``model.clip.pretrained`` sets its weights.
+    ``clip_model`` is that instance (not a submodule: its towers are registered in the parts that use them).
     """
 
     def __new__(cls, *args, **kwargs):
@@ -34,13 +37,22 @@ class CLIPDepthEstimator(DepthEstimator):
         obj.__dict__['build_cfg'] = dict(type=cls.__name__, **copy.deepcopy(kwargs)) if not args else None
         return obj
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, backbone: dict, decode_head: dict, *args, clip: Optional[dict] = None, **kwargs):
         for key in ('train_cfg', 'test_cfg'):
             if isinstance(kwargs.get(key), dict):
                 kwargs[key] = ConfigDict(kwargs[key])  # mmseg reads e.g. test_cfg.stride as attributes
-        with shared_clip_scope():
-            super().__init__(*args, **kwargs)
+        parts = dict(backbone=backbone, decode_head=decode_head,
+                     **{k: kwargs[k] for k in ('neck', 'auxiliary_head') if kwargs.get(k) is not None})
+        parts, clip_model, self_clip = hand_out_clip(parts, clip)
+        kwargs.update({k: v for k, v in parts.items() if k in ('neck', 'auxiliary_head')})
+        super().__init__(parts['backbone'], parts['decode_head'], *args, **kwargs)
+        self._keep_clip(clip_model, self_clip)
         self._finish_init()
+
+    def _keep_clip(self, clip_model, clip: Optional[dict]):
+        # kept outside the module tree (each tower is registered once, in the part that uses it)
+        self.__dict__['clip_model'] = clip_model
+        self.clip = clip
 
     def _finish_init(self):
         """Checks and hooks every estimator of this family sets up once its parts are built."""
