@@ -25,11 +25,11 @@ _PLACEHOLDER = re.compile(r'(<p\d+>|\{object\}|\{depth\})')
 
 
 def _clip_of(model: nn.Module) -> nn.Module:
-    clip = getattr(model.backbone, '_clip_model', None)
+    clip = getattr(model, 'clip_model', None)
     text = model.decode_head.text_encoder
     if clip is None or text.core.transformer is not clip.transformer:
         raise ValueError('the reference path needs the backbone and the text encoder to share one CLIP instance '
-                         '(build the model as CLIPDepthEstimator with identical `clip` dicts)')
+                         '(build the model as CLIPDepthEstimator with model.clip set)')
     if not hasattr(clip.visual, 'layer4'):
         raise NotImplementedError('the reference path implements the ResNet CLIP (raw layer4 features) only')
     return clip

@@ -72,9 +72,8 @@ def prepare_model_cfg(model_cfg: dict, num_bins: Optional[int] = None, pretraine
             head['bins'] = 'linear'  # a fixed list of centres cannot follow N
     if pretrained != 'config':
         value = None if pretrained in (None, 'none', 'None') else pretrained
-        for owner in (cfg.get('backbone') or {}, text):
-            if isinstance(owner.get('clip'), dict):
-                owner['clip']['pretrained'] = value
+        if isinstance(cfg.get('clip'), dict):
+            cfg['clip']['pretrained'] = value
     return cfg
 
 

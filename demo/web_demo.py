@@ -255,7 +255,7 @@ def main(argv=None):
     p.add_argument('--max-file-size', default='25mb', help="upload size limit (Gradio's max_file_size)")
     p.add_argument('--model-cache', type=int, default=2, help='models kept loaded at once')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
-                   help="overrides merged into every offered config, e.g. model.backbone.clip.pretrained=/path/RN50.pt "
+                   help="overrides merged into every offered config, e.g. model.clip.pretrained=/path/RN50.pt "
                         "(offline with a local CLIP file)")
     p.add_argument('--local-paths', action='store_true',
                    help='let the page name any model / checkpoint path on this machine (local experiments; '

@@ -7,8 +7,7 @@
 # !!! CLIP is RANDOMLY INITIALISED here (no weights can be downloaded offline): the run proves the pipeline
 # !!! works end to end; its metrics and depth maps are meaningless. With real weights, set the CLIP
 # !!! `pretrained` to 'openai' (downloaded once into the hub cache) or to a local checkpoint path, e.g.
-# !!!   bash tools/quickstart.sh work_dirs/qs_openai --cfg-options \
-# !!!     model.backbone.clip.pretrained=openai model.decode_head.text_encoder.clip.pretrained=openai
+# !!!   bash tools/quickstart.sh work_dirs/qs_openai --cfg-options model.clip.pretrained=openai
 # Extra arguments after WORK_DIR go to tools/train.py; their --cfg-options (e.g. the CLIP weights above) also go
 # to the demo, which rebuilds the same model for the small checkpoint.
 set -euo pipefail

@@ -6,7 +6,6 @@ carries the frozen CLIP weights (what tools/train.py writes) needs no CLIP downl
 Distributed: ``torchrun --nproc_per_node=N tools/test.py CONFIG CKPT --launcher pytorch``.
 """
 import argparse
-import contextlib
 import os
 import os.path as osp
 
@@ -14,7 +13,6 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmclipdepth  # noqa: F401
-from mmclipdepth.models.utils.clip_loader import clip_weights_follow
 from mmclipdepth.utils import checkpoint_keys, holds_clip_weights, load_runner_config, set_clip_pretrained_none
 from mmclipdepth.utils.weights import exit_on_missing_weights
 
@@ -54,8 +52,8 @@ def main():
     cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = cfg.param_scheduler = None
     if args.allow_untrained:
         cfg.model.setdefault('test_cfg', {})['allow_untrained'] = True
-    clip_from_ckpt = args.checkpoint is not None and holds_clip_weights(checkpoint_keys(args.checkpoint)) \
-        and set_clip_pretrained_none(cfg.model) > 0  # the checkpoint overwrites CLIP: nothing to download
+    if args.checkpoint is not None and holds_clip_weights(checkpoint_keys(args.checkpoint)):
+        set_clip_pretrained_none(cfg.model)  # the checkpoint overwrites CLIP: nothing to download
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.draw = True
@@ -65,8 +63,7 @@ def main():
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(cfg.test_evaluator, dict) \
             else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
-    with clip_weights_follow() if clip_from_ckpt else contextlib.nullcontext(), \
-            exit_on_missing_weights(cfg, 'tools/test.py'):
+    with exit_on_missing_weights(cfg, 'tools/test.py'):
         runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     _write_stamped_metrics(cfg, args.checkpoint, metrics)

@@ -6,9 +6,8 @@
 # !!! CLIP IS RANDOMLY INITIALISED HERE (pretrained=None): no weights can be downloaded offline. The run shows
 # !!! that everything works end to end; its depth maps and metrics mean nothing. With real weights set
 # !!! clip.pretrained='openai' (downloaded once into the hub cache) or a local checkpoint path, e.g.
-# !!!   --cfg-options model.backbone.clip.pretrained=/path/RN50.pt \
-# !!!                 model.decode_head.text_encoder.clip.pretrained=/path/RN50.pt
-# (both towers must name the same weights), and train on the real dataset with
+# !!!   --cfg-options model.clip.pretrained=/path/RN50.pt
+# and train on the real dataset with
 # configs/clipdepth/nyu_baseline_learned7.py (25 epochs, batch 16, 416x544 crops).
 _base_ = ['../_base_/models/clipdepth_rn50.py', '../_base_/datasets/nyu_samples.py',
           '../_base_/schedules/auty_25ep.py', '../_base_/default_runtime.py']
@@ -19,9 +18,8 @@ clip = dict(model_name='RN50', pretrained=None, arch_cfg=None, cache_dir=None,
 # preprocessor's size_divisor expects
 crop_size = (256, 352)
 model = dict(
-    backbone=dict(clip=clip),
-    decode_head=dict(
-        text_encoder=dict(clip=clip, template='baseline', depth_tokens='learned-7'), bins='linear'))
+    clip=clip,
+    decode_head=dict(text_encoder=dict(template='baseline', depth_tokens='learned-7'), bins='linear'))
 
 # nyu.py's training pipeline with the smaller random crop
 train_pipeline = [

@@ -93,13 +93,11 @@ def build_model_for_checkpoint(cfg: Config, checkpoint: Optional[str]):
     ``randomness.seed``, as mmengine's Runner builds it, so its digest matches the small checkpoint's (the
     caller's random state is restored). Returns ``(model, clip_from_checkpoint)``."""
     from ..datasets.samplers.per_sample_seed_sampler import seeded_rng
-    from ..models.utils.clip_loader import clip_weights_follow
     model_cfg = copy.deepcopy(cfg.model)
     clip_from_ckpt = checkpoint is not None and holds_clip_weights(checkpoint_keys(checkpoint)) \
         and set_clip_pretrained_none(model_cfg) > 0
     if clip_from_ckpt:
-        with clip_weights_follow():
-            return MODELS.build(model_cfg), True
+        return MODELS.build(model_cfg), True
     seed = (cfg.get('randomness') or {}).get('seed')
     if seed is not None and _has_random_clip(model_cfg):
         with seeded_rng(int(seed)):

@@ -15,6 +15,7 @@ Every checkpoint the project writes carries, in its state dict under :data:`IDEN
 """
 import difflib
 import hashlib
+import re
 import warnings
 from typing import Dict, Iterable, List, Optional
 
@@ -28,7 +29,7 @@ FORMAT = 1
 #: options documented as the same maths at another speed or memory (docs/performance.md)
 SPEED_ONLY = ('channels_last', 'share_prefix')
 #: where weights come from, and evaluation-time settings: not what a checkpoint is
-NOT_IDENTITY = ('pretrained', 'init_cfg', 'test_cfg', 'train_cfg', 'allow_untrained', 'cache_dir')
+NOT_IDENTITY = ('pretrained', 'from_checkpoint', 'init_cfg', 'test_cfg', 'train_cfg', 'allow_untrained', 'cache_dir')
 
 
 class CheckpointMismatchError(ValueError):
@@ -142,8 +143,24 @@ def nearest(key: str, known: Iterable[str]) -> Optional[str]:
     return found[0] if found else None
 
 
+_TOWER_CLIP = re.compile(r'^model\.(?:[^.]+\.)+clip\.(.+)$')
+
+
+def _model_level_clip(saved: dict) -> dict:
+    """A fingerprint written when CLIP was configured per tower (``model.backbone.clip.*``,
+    ``model.decode_head.text_encoder.clip.*``, all the same dict) in today's form (``model.clip.*``)."""
+    if any(k.startswith('model.clip.') for k in saved):
+        return saved
+    out = {}
+    for key, value in saved.items():
+        m = _TOWER_CLIP.match(key)
+        out['model.clip.' + m.group(1) if m else key] = value
+    return out
+
+
 def compare_fingerprints(saved: dict, current: dict) -> List[str]:
     """The differing keys, each as ``key: saved (checkpoint) vs current (config)``."""
+    saved = _model_level_clip(saved)
     out = []
     for key in sorted(set(saved) | set(current)):
         a, b = saved.get(key, '<absent>'), current.get(key, '<absent>')

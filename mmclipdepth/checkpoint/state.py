@@ -37,13 +37,14 @@ def holds_clip_weights(keys) -> bool:
 
 
 def set_clip_pretrained_none(node) -> int:
-    """Set ``pretrained=None`` in every ``clip=dict(...)`` of a model config (the weights will come from the
-    checkpoint, so nothing is downloaded); return how many were changed."""
+    """Set ``pretrained=None, from_checkpoint=True`` in the ``clip=dict(...)`` of a model config (the weights will
+    come from the checkpoint: nothing is downloaded, no random-weights warning); return how many were changed."""
     count = 0
     if isinstance(node, dict):
         for key, value in node.items():
             if key == 'clip' and isinstance(value, dict) and 'pretrained' in value:
                 value['pretrained'] = None
+                value['from_checkpoint'] = True
                 count += 1
             else:
                 count += set_clip_pretrained_none(value)

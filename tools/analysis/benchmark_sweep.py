@@ -60,11 +60,7 @@ def _child(args):
         cfg.model.primary = None
     set_clip_pretrained_none(cfg.model)
     if args.clip:
-        clip = json.loads(args.clip)
-        cfg.model.backbone.clip = dict(clip)
-        for head in (cfg.model.decode_heads.values() if 'decode_heads' in cfg.model else [cfg.model.decode_head]):
-            if head.get('text_encoder'):
-                head.text_encoder.clip = dict(clip)
+        cfg.model.clip = dict(json.loads(args.clip))
     init_default_scope('mmseg')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)

@@ -116,8 +116,7 @@ def _model_cfg(config: str, tiny: bool):
     cfg = Config.fromfile(config)
     set_clip_pretrained_none(cfg.model)
     if tiny:
-        cfg.model.backbone.clip = dict(TINY_CLIP)
-        cfg.model.decode_head.text_encoder.clip = dict(TINY_CLIP)
+        cfg.model.clip = dict(TINY_CLIP)
     return cfg
 
 

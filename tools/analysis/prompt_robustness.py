@@ -363,7 +363,7 @@ def main(argv=None) -> int:
     enc = _text_encoder(model)
     word_setup = None
     if kind == 'clip_words':
-        clip = cfg.model.decode_head.text_encoder.clip
+        clip = cfg.model.clip
         word_setup = (enc.template, cfg.model.decode_head.text_encoder.get('object_word', 'object'), enc.depth_words,
                       build_clip_tokenizer(clip.get('model_name', 'RN50'), clip.get('arch_cfg')))
     bad = [s for s in args.severities or () if s not in (1, 2, 3, 4, 5)]

@@ -66,15 +66,13 @@ def stale_frozen_copies(cfg, state: dict) -> list:
     from mmseg.registry import MODELS
 
     from mmclipdepth.checkpoint import holds_clip_weights, set_clip_pretrained_none
-    from mmclipdepth.models.utils.clip_loader import clip_weights_follow
     if holds_clip_weights(state) or not any('.text_encoder.core.' in k for k in state):
         return []  # a full checkpoint (the parts are full too), or nothing frozen left in a small one
     from mmengine.registry import init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model_cfg = copy.deepcopy(cfg.model)
     set_clip_pretrained_none(model_cfg)
-    with clip_weights_follow():
-        model = MODELS.build(model_cfg)
+    model = MODELS.build(model_cfg)
     frozen = {n for n, p in model.named_parameters(remove_duplicate=False) if not p.requires_grad}
     return [k for k in state if k in frozen]
 

@@ -1,5 +1,6 @@
 # DepthCLIP / Auty et al. model (docs/fidelity.md): frozen CLIP RN50, learnable-token prompts, bin-weighted head.
-# The image tower and the text tower are built from the same `clip` dict -> one CLIP instance.
+# CLIP is set once, at model.clip: the estimator builds it once and hands it to the image tower and the text tower
+# (one key sets the weights: --cfg-options model.clip.pretrained=/path/to/RN50.pt).
 clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None,
             quick_gelu=True)  # OpenAI CLIP's text activation (a mismatch with the weights is an error)
 # ImageNet normalisation is what the authors' code uses (faithful); CLIP's own is
@@ -15,15 +16,15 @@ data_preprocessor = dict(
 model = dict(
     type='CLIPDepthEstimator',
     data_preprocessor=data_preprocessor,
+    clip=clip,
     # channels_last / share_prefix: the same maths as the authors' layout, equal up to float rounding, ~1.6x
     # faster per training step (docs/performance.md); False / False is the bit-closest to their code
-    backbone=dict(type='CLIPPromptBackbone', clip=clip, feature_mode='raw_layer4', bn_mode='train',
+    backbone=dict(type='CLIPPromptBackbone', feature_mode='raw_layer4', bn_mode='train',
                   channels_last=True),
     decode_head=dict(
         type='BinWeightedDepthHead',
         text_encoder=dict(
             type='LearnableTokenTextEncoder',
-            clip=clip,
             template='baseline',
             object_token='word',
             depth_tokens='learned-7',

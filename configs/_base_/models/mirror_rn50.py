@@ -1,5 +1,5 @@
 # CLIP2Depth ("CLIP Can Understand Depth", Kim et al. 2024; docs/mirror.md): frozen CLIP RN50 (image and text
-# towers, one instance), a learnable mirror prompt (s x 512) through the frozen text path -> one
+# towers, one instance set at model.clip), a learnable mirror prompt (s x 512) through the frozen text path -> one
 # conditioning vector -> FiLM on the dense CLIP features -> compact deconvolution decoder -> sigmoid * max.
 # The paper publishes no code: every unknown below is a config option (docs/mirror.md).
 clip = dict(model_name='RN50', pretrained='openai', arch_cfg=None, cache_dir=None,
@@ -21,9 +21,9 @@ data_preprocessor = dict(
 model = dict(
     type='CLIPDepthEstimator',
     data_preprocessor=data_preprocessor,
+    clip=clip,
     backbone=dict(
         type='CLIPPromptBackbone',
-        clip=clip,
         # 'dense_attnpool': per-position value/output projections of the attention pool, i.e. dense
         # features in the joint space the mirror vector lives in, built from all 2048 layer4 channels;
         # 'raw_layer4' (DepthCLIP/Auty) keeps only every other layer4 channel.
@@ -41,7 +41,7 @@ model = dict(
         in_index=-1,
         channels=256,
         text_encoder=dict(
-            type='MirrorTextEncoder', clip=clip, num_tokens=64, init_std=0.02,
+            type='MirrorTextEncoder', num_tokens=64, init_std=0.02,
             normalize=True),
         use_mirror=True,
         film_position='features',

@@ -49,6 +49,9 @@ class CLIPPromptBackbone(BaseModule):
     ``native_nhwc_bn=True`` uses torch's own channels-last statistics instead (plain float32 sums over N*H*W
     values per channel: gradients ~14x further from float64 than the authors' own float32; kept to measure).
     Returns a tuple of (N, C, h, w) maps; the last is the CLIP feature map (h = floor(H / 32) for RN).
+
+    ``clip``: ``load_clip`` arguments, used when the backbone is built on its own; inside a
+    ``CLIPDepthEstimator`` CLIP is set once at ``model.clip`` and the built instance arrives as ``clip_model``.
     """
     #: recomputed from the configured CLIP and checked against a checkpoint (mmclipdepth.checkpoint.guard)
     config_buffers = ('clip_digest', )
@@ -62,14 +65,14 @@ class CLIPPromptBackbone(BaseModule):
                  trunk_dtype: Optional[str] = None,
                  sync_bn: bool = True,
                  native_nhwc_bn: bool = False,
+                 clip_model: Optional[torch.nn.Module] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if bn_mode not in ('train', 'eval'):
             raise ValueError(f"bn_mode must be 'train' (faithful) or 'eval', got {bn_mode!r}")
-        clip_model = load_clip(**clip)
-        # keep the whole CLIP alive (not registered: the text tower belongs to the head) so a text encoder
-        # built next in the same model reuses this very instance (loaded once)
-        object.__setattr__(self, '_clip_model', clip_model)
+        # inside a depth estimator: the instance it built from its model-level ``clip`` (shared with the text
+        # tower); built alone (e.g. in mmseg's DepthEstimator): from this backbone's own ``clip`` dict
+        clip_model = clip_model if clip_model is not None else load_clip(**clip)
         self.visual = clip_model.visual
         self.visual.requires_grad_(False)
         self.embed_dim = clip_model.text_projection.shape[1] if isinstance(

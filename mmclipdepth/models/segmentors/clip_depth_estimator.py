@@ -1,9 +1,11 @@
 """The CLIP depth estimator: any backbone + depth decode head, with a CLIP text tower checked against the image
 tower (test modes, checks and post-processing: ``BaseDepthEstimator``)."""
+from typing import Optional
+
 from mmengine.config import ConfigDict
 from mmseg.registry import MODELS
 
-from ..utils.clip_loader import shared_clip_scope
+from ..utils.model_clip import hand_out_clip
 from .base_depth_estimator import BaseDepthEstimator
 
 __all__ = ['CLIPDepthEstimator']
@@ -14,27 +16,30 @@ class CLIPDepthEstimator(BaseDepthEstimator):
     """Depth estimator for any backbone + depth decode head (DepthCLIP, Auty et al., CLIP2Depth, mirror configs).
 
     Test modes (``test_cfg.mode``: ``whole``, ``whole_flip``, ``slide``, ``slide_flip``), the weights and input
-    checks, training without trainable parameters and the post-processing are ``BaseDepthEstimator``'s. The
-    backbone and head are built inside ``shared_clip_scope`` so a CLIP image tower and text tower with
-    identical arguments come from one instance (weights loaded once); a text tower whose width differs from the
-    image tower's without a projection between them is refused at build time.
+    checks, training without trainable parameters and the post-processing are ``BaseDepthEstimator``'s. A text
+    tower whose width differs from the image tower's without a projection between them is refused at build time.
+
+    ``clip=dict(model_name, pretrained, arch_cfg, cache_dir, quick_gelu)``: the model's one CLIP, built once and
+    handed to every part that takes it (image tower, text tower); ``model.clip.pretrained`` sets its weights.
+    ``clip_model`` is that instance (not a submodule: its towers are registered in the parts that use them).
     """
 
-    def __new__(cls, *args, **kwargs):
-        # the config the model is built from (the registry passes every setting as a keyword), for the
-        # checkpoint identity (mmclipdepth.checkpoint.identity): set before any subclass __init__ edits it
-        obj = super().__new__(cls)
-        import copy
-        obj.__dict__['build_cfg'] = dict(type=cls.__name__, **copy.deepcopy(kwargs)) if not args else None
-        return obj
-
-    def __init__(self, *args, **kwargs):
+    def __init__(self, backbone: dict, decode_head: dict, *args, clip: Optional[dict] = None, **kwargs):
         for key in ('train_cfg', 'test_cfg'):
             if isinstance(kwargs.get(key), dict):
                 kwargs[key] = ConfigDict(kwargs[key])  # mmseg reads e.g. test_cfg.stride as attributes
-        with shared_clip_scope():
-            super().__init__(*args, **kwargs)
+        parts = dict(backbone=backbone, decode_head=decode_head,
+                     **{k: kwargs[k] for k in ('neck', 'auxiliary_head') if kwargs.get(k) is not None})
+        parts, clip_model, self_clip = hand_out_clip(parts, clip)
+        kwargs.update({k: v for k, v in parts.items() if k in ('neck', 'auxiliary_head')})
+        super().__init__(parts['backbone'], parts['decode_head'], *args, **kwargs)
+        self._keep_clip(clip_model, self_clip)
         self._finish_init()
+
+    def _keep_clip(self, clip_model, clip: Optional[dict]):
+        # kept outside the module tree (each tower is registered once, in the part that uses it)
+        self.__dict__['clip_model'] = clip_model
+        self.clip = clip
 
     def _check_parts(self):
         self._check_towers()

@@ -12,7 +12,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
-from ..utils.clip_loader import shared_clip_scope
+from ..utils.model_clip import hand_out_clip
 from .clip_depth_estimator import CLIPDepthEstimator
 
 __all__ = ['MultiVariantDepthEstimator', 'variant_pred_key']
@@ -86,7 +86,8 @@ class MultiVariantDepthEstimator(CLIPDepthEstimator):
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
-                 init_cfg=None):
+                 init_cfg=None,
+                 clip: Optional[dict] = None):
         from mmengine.config import ConfigDict
         if not isinstance(decode_heads, dict) or not decode_heads:
             raise ValueError('decode_heads must be a non-empty dict {variant name: head config}, got '
@@ -105,14 +106,17 @@ class MultiVariantDepthEstimator(CLIPDepthEstimator):
         self._active = primary
         self._streams: Dict[str, _RNGStream] = {}
         heads = OrderedDict()
-        with shared_clip_scope():
-            self.backbone = MODELS.build(backbone)
-            start = _RNGStream()  # where a solo run builds its head: right after its backbone
-            for name, cfg in decode_heads.items():
-                stream = _RNGStream(like=start)
-                with stream.active():
-                    heads[name] = MODELS.build(cfg)
-                self._streams[name] = stream
+        # one CLIP for the backbone and every variant's text tower
+        parts, clip_model, self_clip = hand_out_clip(
+            dict(backbone=backbone, **{f'decode_heads.{name}': cfg for name, cfg in decode_heads.items()}), clip)
+        self._keep_clip(clip_model, self_clip)
+        self.backbone = MODELS.build(parts['backbone'])
+        start = _RNGStream()  # where a solo run builds its head: right after its backbone
+        for name in decode_heads:
+            stream = _RNGStream(like=start)
+            with stream.active():
+                heads[name] = MODELS.build(parts[f'decode_heads.{name}'])
+            self._streams[name] = stream
         self.decode_heads = nn.ModuleDict(heads)
         for head in heads.values():
             self._check_towers(head)

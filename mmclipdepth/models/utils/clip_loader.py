@@ -1,8 +1,8 @@
 """Build (and share) open_clip CLIP models: by name + pretrained tag / local file, or from an arch dict.
 
-``load_clip`` is the one place CLIP weights are created. Inside ``shared_clip_scope()`` (entered by
-``CLIPDepthEstimator`` while it builds its backbone and head) identical arguments return the *same*
-instance, so the image tower used by the backbone and the text tower used by the head come from one load.
+``load_clip`` is the one place CLIP weights are created. A depth estimator calls it once with its model-level
+``clip=dict(...)`` and hands the instance to its image tower and text tower(s) (``clip_model=``), so a model
+loads CLIP once and one key (``model.clip.pretrained``) sets its weights.
 """
 import contextlib
 import functools
@@ -20,24 +20,12 @@ from mmengine.logging import MMLogger, print_log
 
 from ...utils.weights import WeightsUnavailableError, how_to_supply, hub_reachable
 
-__all__ = ['load_clip', 'shared_clip_scope', 'clip_weights_follow', 'clip_parameters_digest', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
+__all__ = ['load_clip', 'clip_parameters_digest', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
            'text_activation']
 
 _OPENAI_KEYS = {'input_resolution', 'context_length', 'vocab_size'}
 
-_SCOPE_STACK = []
-
 _HOW_TO_SUPPLY = how_to_supply('pretrained', '/path/to/file')  # e.g. OpenAI's RN50.pt, open_clip_pytorch_model.bin
-
-
-@contextlib.contextmanager
-def shared_clip_scope():
-    """Within this context ``load_clip`` returns one shared instance per distinct argument set."""
-    _SCOPE_STACK.append({})
-    try:
-        yield
-    finally:
-        _SCOPE_STACK.pop()
 
 
 def _looks_like_path(pretrained: str) -> bool:
@@ -225,7 +213,7 @@ def _local_dir_config(model_name: str) -> dict:
 
 
 def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
-           cache_dir: Optional[str], quick_gelu: bool) -> torch.nn.Module:
+           cache_dir: Optional[str], quick_gelu: bool, from_checkpoint: bool = False) -> torch.nn.Module:
     if _is_local_dir(model_name):
         if arch_cfg is not None:
             raise ValueError(f'clip.model_name={model_name!r} names a model folder, which carries its architecture: '
@@ -252,7 +240,7 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
         raise ValueError(f'Unknown open_clip model_name {model_name!r}; expected one of '
                          f'open_clip.list_models() (e.g. RN50, RN101, ViT-B-16) or an arch_cfg dict.')
     if pretrained is None:
-        _warn_random_once(model_name if arch_cfg is None else '(custom arch_cfg)')
+        _warn_random_once(model_name if arch_cfg is None else '(custom arch_cfg)', from_checkpoint)
         if arch_cfg is None:
             with _quiet_random_notice():  # (said once, above, in our own words)
                 model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
@@ -370,21 +358,10 @@ def _hub_offline(on: bool):
 
 
 _WARNED_RANDOM = set()
-_WEIGHTS_FOLLOW = []
 
 
-@contextlib.contextmanager
-def clip_weights_follow():
-    """Inside: random CLIP weights are expected to be overwritten (by a checkpoint): no random-weights warning."""
-    _WEIGHTS_FOLLOW.append(True)
-    try:
-        yield
-    finally:
-        _WEIGHTS_FOLLOW.pop()
-
-
-def _warn_random_once(what: str):
-    if what in _WARNED_RANDOM or _WEIGHTS_FOLLOW:
+def _warn_random_once(what: str, from_checkpoint: bool = False):
+    if what in _WARNED_RANDOM or from_checkpoint:
         return
     _WARNED_RANDOM.add(what)
     msg = (f'CLIP {what} is RANDOMLY INITIALISED (pretrained=None): depth predictions are meaningless except for '
@@ -396,8 +373,9 @@ def load_clip(model_name: str = 'RN50',
               pretrained: Optional[str] = None,
               arch_cfg: Optional[dict] = None,
               cache_dir: Optional[str] = None,
-              quick_gelu: Optional[bool] = None) -> torch.nn.Module:
-    """Return an fp32 open_clip ``CLIP`` model (shared within ``shared_clip_scope``).
+              quick_gelu: Optional[bool] = None,
+              from_checkpoint: bool = False) -> torch.nn.Module:
+    """Return a frozen fp32 open_clip ``CLIP`` model.
 
     Args:
         model_name: open_clip model name (``RN50``, ``ViT-B-16``, ...). Ignored when ``arch_cfg`` is given.
@@ -407,20 +385,16 @@ def load_clip(model_name: str = 'RN50',
         cache_dir: download / hub cache directory.
         quick_gelu: text-transformer activation: True = QuickGELU (OpenAI), False = GELU, None = what the weights
             need (see :func:`resolve_quick_gelu`). A value that contradicts the weights raises ``ValueError``.
+        from_checkpoint: the weights will be overwritten by a checkpoint that carries them (set by the tools that
+            load one, with ``pretrained=None``): built random without the random-weights warning.
     """
-    key = json.dumps([model_name, pretrained, arch_cfg, cache_dir, quick_gelu], sort_keys=True, default=str)
-    cache = _SCOPE_STACK[-1] if _SCOPE_STACK else None
-    if cache is not None and key in cache:
-        return cache[key]
     resolved = resolve_quick_gelu(model_name, pretrained, arch_cfg, quick_gelu)
-    model = _build(model_name, pretrained, arch_cfg, cache_dir, resolved)
+    model = _build(model_name, pretrained, arch_cfg, cache_dir, resolved, from_checkpoint)
     built = text_activation(model) == 'quick_gelu'
     if built != resolved:
         raise RuntimeError(f'CLIP was built with {"QuickGELU" if built else "GELU"} but '
                            f'{"QuickGELU" if resolved else "GELU"} was resolved; please report this.')
     model.requires_grad_(False)
-    if cache is not None:
-        cache[key] = model
     return model
 
 
