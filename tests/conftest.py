@@ -40,15 +40,16 @@ def tiny_clip_cfg():
 
 def tiny_model_cfg(template='baseline', depth_tokens='learned-7', bins='linear', max_depth=10.0,
                    test_mode='whole_flip', text_norm='auty_frobenius', **head_kwargs):
-    """A CLIPDepthEstimator config with the tiny CLIP (same structure as configs/_base_/models)."""
+    """A CLIPDepthEstimator config with the tiny CLIP at model level (same structure as configs/_base_/models)."""
     return dict(
         type='CLIPDepthEstimator',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
                                std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-        backbone=dict(type='CLIPPromptBackbone', clip=TINY_CLIP),
+        clip=dict(TINY_CLIP),
+        backbone=dict(type='CLIPPromptBackbone'),
         decode_head=dict(
             type='BinWeightedDepthHead',
-            text_encoder=dict(type='LearnableTokenTextEncoder', clip=TINY_CLIP, template=template,
+            text_encoder=dict(type='LearnableTokenTextEncoder', template=template,
                               depth_tokens=depth_tokens, text_norm=text_norm),
             bins=bins, min_depth=1e-3, max_depth=max_depth, **head_kwargs),
         test_cfg=dict(mode=test_mode))
@@ -64,12 +65,7 @@ def tiny_runner_cfg(config='configs/clipdepth/nyu_baseline_learned7.py', work_di
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key] = samples[key]
     cfg.train_dataloader.batch_size = batch_size
-    cfg.model.backbone.clip = dict(TINY_CLIP)
-    # a MultiVariantDepthEstimator (a sweep config) has one head per variant, each with its own schedule
-    heads = cfg.model.decode_heads.values() if 'decode_heads' in cfg.model else [cfg.model.decode_head]
-    for head in heads:
-        if head.get('text_encoder'):
-            head.text_encoder.clip = dict(TINY_CLIP)
+    cfg.model.clip = dict(TINY_CLIP)  # the model's one CLIP (sweep heads included)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
     schedules = cfg.param_scheduler.values() if isinstance(cfg.param_scheduler, dict) else [cfg.param_scheduler]
     for schedule in schedules:

@@ -95,8 +95,7 @@ def test_depth_model_built_on_a_folder_shares_one_clip(folder):
     from conftest import tiny_model_cfg
     cfg = tiny_model_cfg()
     clip = dict(model_name='local-dir:' + folder[0], pretrained=None, arch_cfg=None, quick_gelu=True)
-    cfg['backbone']['clip'] = clip
-    cfg['decode_head']['text_encoder']['clip'] = dict(clip)
+    cfg['clip'] = clip
     model = MODELS.build(cfg)
     visual = dict(model.backbone.named_parameters())
     saved = folder[1]

@@ -97,9 +97,18 @@ def test_python_snippet_runs(tmp_path, code):
     assert scope['depth'].shape == (480, 640)
 
 
-def test_image_and_text_towers_of_different_clips_are_refused_at_build():
+def test_image_and_text_towers_of_different_widths_are_refused_at_build():
     cfg = Config.fromfile(osp.join(REPO, 'configs/clipdepth/nyu_baseline_learned7.py'))
-    cfg.model.backbone.clip = dict(TINY_CLIP)  # 128-d joint space
-    cfg.model.decode_head.text_encoder.clip = dict(TINY_CLIP, arch_cfg=TINY_VIT_ARCH)  # 48-d
-    with pytest.raises(ValueError, match=r'(?s)CLIPPromptBackbone\) gives 128-d.*gives 48-d.*in_channels=128'):
+    from mmseg.models.backbones import ResNetV1c
+
+    @MODELS.register_module(name='_WidthDeclaringResNet', force=True)
+    class _WidthDeclaringResNet(ResNetV1c):  # a backbone that declares its feature width, as CLIPPromptBackbone
+        out_channels = 64  # depth 18, base_channels 8: 8 * 8 channels out of the last stage
+
+    cfg.model.clip = dict(TINY_CLIP)  # text tower: 128-d joint space
+    # another backbone without decode_head.in_channels (no projection between 64-d and 128-d)
+    cfg.model.backbone = dict(type='_WidthDeclaringResNet', depth=18, base_channels=8, out_indices=(3, ))
+    with pytest.raises(ValueError, match=r'(?s)_WidthDeclaringResNet\) gives 64-d.*gives 128-d.*in_channels=64'):
         MODELS.build(cfg.model)
+    cfg.model.decode_head.in_channels = 64  # with the projection: built
+    assert MODELS.build(cfg.model).decode_head.proj is not None

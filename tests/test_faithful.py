@@ -78,7 +78,7 @@ def build(case, dtype=torch.float64, clip=None, **overrides):
     kwargs, *_ = CASES[case]
     cfg = tiny_model_cfg(test_mode='whole_flip', **dict(kwargs, **overrides))
     if clip is not None:
-        cfg['backbone']['clip'] = cfg['decode_head']['text_encoder']['clip'] = clip
+        cfg['clip'] = clip
     torch.manual_seed(0)
     model = MODELS.build(cfg).to(dtype)
     enc = model.decode_head.text_encoder
@@ -92,7 +92,7 @@ def reference_for(model, case, images, out_hw, flip=True, bn_train=False, stats=
                   activation='quick_gelu'):
     _, sentence, vectors, kind, max_d, norm = CASES[case]
     enc = model.decode_head.text_encoder
-    sd = {k: v.detach() for k, v in model.backbone._clip_model.state_dict().items()}
+    sd = {k: v.detach() for k, v in model.clip_model.state_dict().items()}
     n = enc.num_bins
     if learned is None and vectors is not None:
         learned = [torch.stack(vectors(enc, b)) for b in range(n)]
@@ -142,7 +142,7 @@ def test_training_step_loss_gradients_and_bn_statistics_equal_reference(case):
     gen = torch.Generator().manual_seed(1)
     gt = 0.5 + 9 * torch.rand(2, 1, 64, 96, generator=gen, dtype=torch.float64)
     gt[torch.rand(gt.shape, generator=gen) < 0.2] = 0  # invalid pixels
-    sd0 = {k: v.clone() for k, v in model.backbone._clip_model.state_dict().items()}
+    sd0 = {k: v.clone() for k, v in model.clip_model.state_dict().items()}
     enc = model.decode_head.text_encoder
     # reference: leaf copies of the tokens, BN statistics in a dict
     vectors = CASES[case][2]
@@ -176,7 +176,7 @@ def test_training_step_loss_gradients_and_bn_statistics_equal_reference(case):
     for t, leaf in zip(enc.learnable_tensors(), leaves):
         assert leaf.grad.norm() > 0
         assert float((t.grad - leaf.grad).norm() / leaf.grad.norm()) < 1e-9
-    after = model.backbone._clip_model.state_dict()
+    after = model.clip_model.state_dict()
     moved = 0
     for key, v in stats.items():
         assert torch.allclose(after[key], v, rtol=1e-9, atol=1e-12), key
@@ -214,7 +214,7 @@ def _mutated(name):
 def test_reference_catches(mutation):
     model, case = _mutated(mutation)
     if mutation == 'gelu_activation':
-        assert text_activation(model.backbone._clip_model) == 'gelu'
+        assert text_activation(model.clip_model) == 'gelu'
     images = nyu_crop(96, 128)
     expected = reference_for(model, case, images, (96, 128))
     got = model_depth(model, images)

@@ -25,8 +25,7 @@ def _tiny_cfg():
     from gpu_report import TINY_CLIP  # the architecture only (data)
     cfg = Config.fromfile(NYU7)
     set_clip_pretrained_none(cfg.model)
-    cfg.model.backbone.clip = dict(TINY_CLIP)
-    cfg.model.decode_head.text_encoder.clip = dict(TINY_CLIP)
+    cfg.model.clip = dict(TINY_CLIP)
     return cfg
 
 

@@ -18,6 +18,7 @@ from conftest import REPO, tiny_runner_cfg
 from mmclipdepth.apis import init_depth_model
 from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointIdentityError, CheckpointMismatchError,
                                     CorruptCheckpointError, OversizeCheckpointError, safe_torch_load, stamp)
+from mmclipdepth.checkpoint.identity import compare_fingerprints, model_fingerprint
 
 NYU7 = 'configs/clipdepth/nyu_baseline_learned7.py'
 NYU7C = 'configs/clipdepth/nyu_baseline_learned7_corrected.py'
@@ -306,12 +307,7 @@ def _as_user_writes_it(config, work_dir, clip_file):
     """A repo config with the tiny CLIP read from a weights file (as ``pretrained='/path/RN50.pt'`` is) and the
     repo's own checkpoint hook (``save_frozen=False``: small checkpoints, completed from that CLIP at load)."""
     cfg = tiny_runner_cfg(config, work_dir=work_dir)
-    clip = dict(cfg.model.backbone.clip, pretrained=clip_file)
-    cfg.model.backbone.clip = clip
-    heads = cfg.model.decode_heads.values() if 'decode_heads' in cfg.model else [cfg.model.decode_head]
-    for head in heads:
-        if head.get('text_encoder'):
-            head.text_encoder.clip = dict(clip)
+    cfg.model.clip = dict(cfg.model.clip, pretrained=clip_file)  # one key, sweeps included
     cfg.default_hooks.checkpoint.save_frozen = False  # configs/_base_/default_runtime.py
     return cfg
 
@@ -387,3 +383,32 @@ def test_split_chain_through_the_tools(tmp_path):
     # and a part keeps the identity check: another variant's config is refused, naming the file and the key
     with pytest.raises(CheckpointMismatchError, match=rf'{name}\.pth.*model\.decode_head\.text_encoder'):
         init_depth_model(paths[names[0]], part)
+
+
+def test_checkpoint_of_the_per_tower_clip_layout_still_loads(tmp_path):
+    """A checkpoint stamped when CLIP was configured per tower (``model.backbone.clip.*`` and
+    ``model.decode_head.text_encoder.clip.*``) loads into today's model (``model.clip.*``); a CLIP that differs
+    is still refused, named by today's key."""
+    model = _model()
+    current = model_fingerprint(model.build_cfg)
+    clip_keys = [k for k in current if k.startswith('model.clip.')]
+    assert 'model.clip.quick_gelu' in clip_keys
+
+    def old_layout(fingerprint):
+        out = {k: v for k, v in fingerprint.items() if not k.startswith('model.clip.')}
+        for key in clip_keys:
+            rest = key[len('model.clip.'):]
+            out[f'model.backbone.clip.{rest}'] = out[f'model.decode_head.text_encoder.clip.{rest}'] = fingerprint[key]
+        return out
+
+    old = old_layout(current)
+    assert not any(k.startswith('model.clip.') for k in old)
+    assert compare_fingerprints(old, current) == []
+    ckpt = _save(tmp_path / 'old.pth', stamp(model.state_dict(), fingerprint=old, variant='v'))
+    loaded = init_depth_model(tiny_runner_cfg(NYU7), ckpt)
+    torch.testing.assert_close(loaded.decode_head.text_encoder.depth_vecs, model.decode_head.text_encoder.depth_vecs,
+                               rtol=0, atol=0)  # a copy of the same tensor: bit-equal
+    gelu = old_layout(dict(current, **{'model.clip.quick_gelu': False}))
+    ckpt = _save(tmp_path / 'gelu.pth', stamp(model.state_dict(), fingerprint=gelu, variant='v'))
+    with pytest.raises(CheckpointIdentityError, match=r'model\.clip\.quick_gelu: False \(checkpoint\) vs True'):
+        init_depth_model(tiny_runner_cfg(NYU7), ckpt)

@@ -44,15 +44,14 @@ def test_package_shadowed_by_the_clone_folder_is_refused_by_name(tmp_path):
 
 
 def test_offline_clip_ends_with_the_exact_cfg_options_line(tmp_path):
-    """tools/test.py on a zero-shot config (CLIP RN50 'openai', named twice): exit 1, no traceback, the last line
-    is the --cfg-options that sets both places."""
+    """tools/test.py on a zero-shot config (CLIP RN50 'openai', named once at model.clip): exit 1, no
+    traceback, the last line is the --cfg-options that sets it."""
     r = _run(['tools/test.py', 'configs/clipdepth/nyu_depthclip_zeroshot.py', '--work-dir', str(tmp_path / 'w')],
              tmp_path, **OFFLINE_ENV)
     assert r.returncode == 1, r.stderr[-2000:]
     assert 'Traceback' not in r.stderr
     lines = r.stderr.strip().splitlines()
-    assert lines[-1].strip() == ('--cfg-options model.backbone.clip.pretrained=/path/to/RN50.pt '
-                                 'model.decode_head.text_encoder.clip.pretrained=/path/to/RN50.pt')
+    assert lines[-1].strip() == '--cfg-options model.clip.pretrained=/path/to/RN50.pt'
     assert 'tools/test.py: error: CLIP RN50/openai: the model hub cannot be reached' in r.stderr
 
 

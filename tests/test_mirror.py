@@ -22,14 +22,15 @@ DECONV = (16, 16, 8, 8, 8)  # 5 stride-2 blocks: stride 32 -> full resolution
 
 def tiny_mirror_cfg(num_tokens=8, use_mirror=True, extra_levels=(), **head_kwargs):
     head = dict(type='MirrorDepthHead', in_channels=128, channels=16, deconv_channels=DECONV,
-                text_encoder=dict(type='MirrorTextEncoder', clip=TINY_CLIP, num_tokens=num_tokens),
+                text_encoder=dict(type='MirrorTextEncoder', num_tokens=num_tokens),
                 use_mirror=use_mirror, min_depth=1e-3, max_depth=10.0)
     head.update(head_kwargs)
     return dict(
         type='CLIPDepthEstimator',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
                                std=[58.395, 57.12, 57.375], bgr_to_rgb=True, size_divisor=32),
-        backbone=dict(type='CLIPPromptBackbone', clip=TINY_CLIP, feature_mode='dense_attnpool', bn_mode='eval',
+        clip=dict(TINY_CLIP),
+        backbone=dict(type='CLIPPromptBackbone', feature_mode='dense_attnpool', bn_mode='eval',
                       extra_levels=extra_levels),
         decode_head=head,
         test_cfg=dict(mode='whole'))
@@ -384,8 +385,8 @@ def test_two_iterations_train_then_consistency_test_through_runner(name, tmp_pat
         inner.pipeline.insert(2, dict(type='KBCrop', height=128, width=160))
     for ev in cfg.test_evaluator:
         ev.crop = 'none'
-    cfg.model.backbone.clip = TINY_CLIP
-    cfg.model.decode_head.text_encoder.update(clip=TINY_CLIP, num_tokens=8)
+    cfg.model.clip = dict(TINY_CLIP)
+    cfg.model.decode_head.text_encoder.update(num_tokens=8)
     cfg.model.decode_head.update(in_channels=128, channels=16, deconv_channels=DECONV)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None

@@ -1,5 +1,6 @@
 """Backbone, head, loss, bins and estimator against independent computations."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -209,10 +210,37 @@ def test_estimator_loss_backward_reaches_only_tokens():
     assert grads == {'decode_head.text_encoder.ctx', 'decode_head.text_encoder.depth_vecs'}
 
 
-def test_shared_clip_weights_loaded_once():
+def test_one_clip_per_model_handed_to_both_towers():
     model = MODELS.build(tiny_model_cfg())
-    assert model.backbone._clip_model.transformer is model.decode_head.text_encoder.core.transformer
-    assert model.backbone._clip_model.visual is model.backbone.visual
+    # one instance: the image tower and the text tower are its modules, not copies
+    assert model.clip_model.transformer is model.decode_head.text_encoder.core.transformer
+    assert model.clip_model.visual is model.backbone.visual
+    assert model.clip == TINY_CLIP
+    # not a submodule: each tower's parameters are registered once, in the part that uses it
+    names = [n for n, _ in model.named_parameters()]
+    assert len(names) == len(set(id(p) for p in model.parameters()))
+    assert not any(n.startswith('clip_model.') for n in names)
+
+
+@pytest.mark.parametrize('where', ['backbone', 'text_encoder'])
+def test_per_tower_clip_refused_with_where_it_moved(where):
+    cfg = tiny_model_cfg()
+    part = cfg['backbone'] if where == 'backbone' else cfg['decode_head']['text_encoder']
+    part['clip'] = dict(TINY_CLIP)
+    key = 'model.backbone.clip' if where == 'backbone' else 'model.decode_head.text_encoder.clip'
+    with pytest.raises(ValueError, match=re.escape(key) + r'.*Move that dict to model\.clip.*model\.clip\.pretrained='):
+        MODELS.build(cfg)
+
+
+def test_model_clip_without_a_clip_part_refused():
+    cfg = tiny_model_cfg(in_channels=64)
+    cfg['backbone'] = dict(type='ResNetV1c', depth=18, base_channels=8, num_stages=4, out_indices=(3, ))
+    cfg['decode_head'] = dict(type='DepthAdapterHead', max_depth=10.0,
+                              head=dict(type='FCNHead', in_channels=64, channels=16, num_convs=1, concat_input=False))
+    with pytest.raises(ValueError, match=r'model\.clip=.*no part of this model takes CLIP.*delete model\.clip'):
+        MODELS.build(cfg)
+    del cfg['clip']
+    assert MODELS.build(cfg).clip_model is None
 
 
 def test_whole_flip_averages_at_low_resolution_before_upsampling():

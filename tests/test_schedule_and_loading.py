@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.optim.scheduler import OneCycleLR
 
-from conftest import REPO, TINY_CLIP_ARCH
+from conftest import REPO
 from mmclipdepth.engine import OneCycleMomentum
 from mmclipdepth.models.utils import load_clip
 
@@ -47,13 +47,6 @@ def test_frozen_model_gets_placeholder_optimiser():
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     params = [p for g in wrapper.optimizer.param_groups for p in g['params']]
     assert len(params) == 1 and params[0].numel() == 0
-
-
-def test_clip_shared_only_inside_scope():
-    from mmclipdepth.models.utils import shared_clip_scope
-    assert load_clip(arch_cfg=TINY_CLIP_ARCH) is not load_clip(arch_cfg=TINY_CLIP_ARCH)
-    with shared_clip_scope():
-        assert load_clip(arch_cfg=TINY_CLIP_ARCH) is load_clip(arch_cfg=TINY_CLIP_ARCH)
 
 
 def test_clip_offline_without_cache_says_how_to_supply_weights(tmp_path, monkeypatch):

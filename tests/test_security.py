@@ -212,7 +212,7 @@ def test_web_memory_is_bounded_under_path_variants_bombs_and_big_uploads(tmp_pat
     clip['arch_cfg'] = dict(clip['arch_cfg'], text_cfg=dict(context_length=77, vocab_size=49408, width=1024,
                                                             heads=8, layers=2))
     cfg = tiny_config('clipdepth/nyu_depthclip_zeroshot.py')
-    cfg.model.backbone.clip = cfg.model.decode_head.text_encoder.clip = clip
+    cfg.model.clip = clip
     folder = tmp_path / 'cfgs'
     folder.mkdir()
     config = str(folder / 'heavy.py')

@@ -159,6 +159,11 @@ def test_sweep_refuses_variants_that_cannot_share_a_trunk(tmp_path):
         sweep_from_configs(CLIPDEPTH, 'nyu_baseline_learned7', 'nyu_no_such_variant')
     with pytest.raises(ValueError, match='listed twice'):
         sweep_from_configs(CLIPDEPTH, 'nyu_baseline_learned7', 'nyu_baseline_learned7')
+    # the variants share one CLIP: a variant on other CLIP weights cannot join the sweep
+    other = tmp_path / 'nyu_other_clip.py'
+    other.write_text(f"_base_ = ['{CLIPDEPTH}/nyu_baseline_learned20.py']\nmodel = dict(clip=dict(pretrained='laion2b_s34b_b79k'))\n")
+    with pytest.raises(ValueError, match=r'nyu_other_clip\.py differs .*model\.clip'):
+        sweep_from_configs(str(tmp_path), f'{CLIPDEPTH}/nyu_baseline_learned7', 'nyu_other_clip')
 
 
 def test_multi_variant_model_checks(tmp_path):
@@ -180,6 +185,17 @@ def test_multi_variant_model_checks(tmp_path):
     # the heads differ (7 vs 20 bins), the trunk is one module
     assert model.decode_heads['nyu_baseline_learned20'].bin_centres.numel() == 20
     assert sum(1 for n, _ in model.named_modules() if n.endswith('visual')) == 1
+    # one CLIP for the model (model.clip): every head's text tower is the trunk's CLIP's
+    for head in model.decode_heads.values():
+        assert head.text_encoder.core.transformer is model.clip_model.transformer
+    assert model.clip_model.visual is model.backbone.visual
+    # a head that sets its own CLIP is refused with the key named
+    own = dict(heads, nyu_baseline_learned20=dict(heads['nyu_baseline_learned20']))
+    own['nyu_baseline_learned20']['text_encoder'] = dict(own['nyu_baseline_learned20']['text_encoder'],
+                                                         clip=dict(cfg.model.clip))
+    with pytest.raises(ValueError, match=r'model\.decode_heads\.nyu_baseline_learned20\.text_encoder\.clip: '
+                                         r'CLIP is configured once per model'):
+        MODELS.build(dict(model_cfg, decode_heads=own))
 
 
 def test_two_processes_train_a_sweep_as_one_process(tmp_path):

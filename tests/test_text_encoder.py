@@ -6,15 +6,14 @@ import torch.nn.functional as F
 
 from conftest import TINY_CLIP
 from mmclipdepth.models.text_encoders import LearnableTokenTextEncoder, PROMPT_TEMPLATES, DEPTH_TOKEN_SETS
-from mmclipdepth.models.utils import load_clip, shared_clip_scope
+from mmclipdepth.models.utils import load_clip
 
 TOK = open_clip.tokenizer.SimpleTokenizer()
 
 
 def build(**kw):
-    with shared_clip_scope():
-        clip = load_clip(**TINY_CLIP)
-        enc = LearnableTokenTextEncoder(clip=TINY_CLIP, clip_model=clip, **kw)
+    clip = load_clip(**TINY_CLIP)
+    enc = LearnableTokenTextEncoder(clip=TINY_CLIP, clip_model=clip, **kw)
     return enc, clip
 
 

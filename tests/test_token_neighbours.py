@@ -100,7 +100,7 @@ def test_distances_match_an_independent_computation(trained, tokenizer):
     encoder = find_text_encoder(model)
     candidates = [5, 77, 123, 299]
     res = token_neighbours(encoder, tokenizer, topk=1000, vocab_ids=candidates + [word_id], progress=False)
-    clip_model = model.backbone._clip_model
+    clip_model = model.clip_model
     prefix = [tokenizer.sot_token_id] + tokenizer.encode(TEMPLATE_WORDS)
     eot = tokenizer.eot_token_id
     f_close = _clip_text_feature(clip_model, prefix + [word_id, eot])  # == the {depth_2} prompt

@@ -1,4 +1,4 @@
-"""Real leaf configs with the tiny CLIP of conftest (TINY_CLIP) in the backbone and the text encoder."""
+"""Real leaf configs with the tiny CLIP of conftest (TINY_CLIP) as the model's one CLIP (``model.clip``)."""
 import os.path as osp
 
 from mmengine.config import Config
@@ -8,8 +8,7 @@ from conftest import REPO, TINY_CLIP
 def tiny_config(config: str) -> Config:
     """``configs/<config>`` (e.g. ``clipdepth/nyu_baseline_learned7.py``) with the tiny CLIP."""
     cfg = Config.fromfile(osp.join(REPO, 'configs', config))
-    cfg.model.backbone.clip = dict(TINY_CLIP)
-    cfg.model.decode_head.text_encoder.clip = dict(TINY_CLIP)
+    cfg.model.clip = dict(TINY_CLIP)
     return cfg
 
 

@@ -5,7 +5,7 @@
 #
 # !!! CLIP IS RANDOMLY INITIALISED HERE (pretrained=None): no weights can be downloaded offline. The run shows
 # !!! that everything works end to end; its depth maps and metrics mean nothing. With real weights set
-# !!! clip.pretrained='openai' (downloaded once into the hub cache) or a local checkpoint path, e.g.
+# !!! model.clip.pretrained='openai' (downloaded once into the hub cache) or a local checkpoint path, e.g.
 # !!!   --cfg-options model.clip.pretrained=/path/RN50.pt
 # and train on the real dataset with
 # configs/clipdepth/nyu_baseline_learned7.py (25 epochs, batch 16, 416x544 crops).

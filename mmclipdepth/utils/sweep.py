@@ -12,7 +12,7 @@ SHARED_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_c
                'randomness', 'env_cfg')
 #: what each variant keeps of its own config
 VARIANT_KEYS = ('model.decode_head', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator')
-_SHARED_MODEL_KEYS = ('data_preprocessor', 'backbone', 'neck', 'train_cfg', 'test_cfg')
+_SHARED_MODEL_KEYS = ('data_preprocessor', 'clip', 'backbone', 'neck', 'train_cfg', 'test_cfg')
 
 
 def _plain(value):
