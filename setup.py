@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 
 setup(
     name='mmclipdepth',
-    version='0.3.0',
+    version='0.5.0',
     license='Apache-2.0',
     description='Monocular depth estimation with frozen vision-language models for '
     'mmengine + mmsegmentation 1.x (DepthCLIP, Auty et al., CLIP2Depth, LLM-MDE)',
