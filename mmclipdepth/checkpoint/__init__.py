@@ -9,19 +9,19 @@
 """
 from .. import _guard  # noqa: F401  (first: refuses a shadowed, empty mmclipdepth package)
 from .atomic import AtomicLocalBackend, atomic_write
-from .guard import check_incoming_state, describe_values, last_checkpoint_source
+from .guard import check_incoming_state, describe_values, describe_source
 from .hook import SafeCheckpointHook, capture_rng_state, restore_rng_state, small_state_dict
 from .identity import (IDENTITY_KEY, CheckpointIdentityError, CheckpointMismatchError, model_fingerprint, stamp,
                        verify_tensors)
 from .reader import (CorruptCheckpointError, OversizeCheckpointError, UnsafeCheckpointError, check_archive,
-                     checkpoint_source_of, register_local_loader, safe_torch_load)
+                     SOURCE_KEY, checkpoint_source_of, register_local_loader, safe_torch_load)
 from .state import checkpoint_keys, checkpoint_state_dict, holds_clip_weights, set_clip_pretrained_none
 
 register_local_loader()
 
-__all__ = ['AtomicLocalBackend', 'atomic_write', 'check_incoming_state', 'describe_values', 'last_checkpoint_source',
+__all__ = ['AtomicLocalBackend', 'atomic_write', 'check_incoming_state', 'describe_values', 'describe_source',
            'SafeCheckpointHook', 'capture_rng_state', 'restore_rng_state', 'small_state_dict', 'IDENTITY_KEY',
            'CheckpointIdentityError', 'CheckpointMismatchError', 'model_fingerprint', 'stamp', 'verify_tensors',
            'CorruptCheckpointError', 'OversizeCheckpointError', 'UnsafeCheckpointError', 'check_archive',
-           'checkpoint_source_of', 'register_local_loader', 'safe_torch_load', 'checkpoint_keys',
+           'SOURCE_KEY', 'checkpoint_source_of', 'register_local_loader', 'safe_torch_load', 'checkpoint_keys',
            'checkpoint_state_dict', 'holds_clip_weights', 'set_clip_pretrained_none']

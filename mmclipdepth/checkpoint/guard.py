@@ -24,17 +24,18 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor, nn
 
-__all__ = ['CheckpointMismatchError', 'check_incoming_state', 'last_checkpoint_source', 'describe_values']
+__all__ = ['CheckpointMismatchError', 'check_incoming_state', 'describe_source', 'describe_values']
 
 
 from .identity import (IDENTITY_KEY, CheckpointIdentityError, CheckpointMismatchError, compare_fingerprints,
                        model_fingerprint, warn_unchecked)
 
 
-def last_checkpoint_source(state_dict: Optional[dict] = None) -> str:
-    """The file the state dict's tensors were read from by the package's checkpoint loader (for messages)."""
+def describe_source(state_dict: Optional[dict] = None, local_metadata: Optional[dict] = None) -> str:
+    """The file a state dict was read from (:func:`.reader.checkpoint_source_of`: recorded by the reader in
+    the state dict's ``_metadata``, which a pre-hook receives as ``local_metadata``), for messages."""
     from .reader import checkpoint_source_of
-    name = checkpoint_source_of(state_dict) if state_dict else None
+    name = checkpoint_source_of(state_dict or {}, local_metadata)
     return repr(name) if name else 'the given state dict'
 
 
@@ -60,7 +61,7 @@ def _config_buffer_keys(model: nn.Module) -> Dict[str, Tensor]:
 def check_incoming_state(model: nn.Module, state_dict: dict, prefix: str = '',
                          source: Optional[str] = None) -> None:
     """Raise :class:`CheckpointMismatchError` unless ``state_dict`` fits ``model`` (see the module docstring)."""
-    source = source or last_checkpoint_source(state_dict)
+    source = source or describe_source(state_dict)
     ident = None
     for key in (prefix + IDENTITY_KEY, IDENTITY_KEY):
         if key in state_dict:

@@ -149,10 +149,10 @@ class SafeCheckpointHook(CheckpointHook):
             state = checkpoint.get('state_dict')
             if isinstance(state, dict) and hasattr(model, 'build_cfg'):  # a wrong model is the first thing to say
                 import warnings
-                from .guard import check_incoming_state
+                from .guard import check_incoming_state, describe_source
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
-                    check_incoming_state(model, type(state)(state))
+                    check_incoming_state(model, type(state)(state), source=describe_source(state))
             raise ValueError(
                 'cannot --resume from this checkpoint: it holds weights only, no training state (epoch, '
                 'iteration, optimiser). To start a new run from these weights set load_from=CHECKPOINT '

@@ -18,7 +18,7 @@ import zipfile
 import torch
 
 __all__ = ['UnsafeCheckpointError', 'CorruptCheckpointError', 'OversizeCheckpointError', 'SAFE_CHECKPOINT_GLOBALS',
-           'MAX_CHECKPOINT_BYTES', 'safe_torch_load', 'checkpoint_source_of', 'check_archive']
+           'MAX_CHECKPOINT_BYTES', 'SOURCE_KEY', 'safe_torch_load', 'checkpoint_source_of', 'check_archive']
 
 #: the largest total of bytes a checkpoint's records may declare (env ``MMCLIPDEPTH_MAX_CHECKPOINT_BYTES``);
 #: a full ViT-L/14 CLIP checkpoint is ~1.7 GB
@@ -86,28 +86,42 @@ def _unsupported_line(err) -> str:
 
 
 # --------------------------------------------------------------------------- file names for messages
-_TENSOR_SOURCES = {}
+#: the entry of a state dict's ``_metadata['']`` that names the file it was read from
+SOURCE_KEY = 'mmclipdepth_checkpoint_file'
 
 
-def _remember_source(obj, filename) -> None:
-    import weakref
-    state = obj.get('state_dict', obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict):
-        return
-    if len(_TENSOR_SOURCES) > 64:
-        for key in [k for k, (ref, _) in _TENSOR_SOURCES.items() if ref() is None] or list(_TENSOR_SOURCES)[:32]:
-            _TENSOR_SOURCES.pop(key, None)
-    for value in [v for v in state.values() if isinstance(v, torch.Tensor)][:4]:
-        _TENSOR_SOURCES[id(value)] = (weakref.ref(value), str(filename))
+def _record_source(obj, filename: str):
+    """Write ``filename`` into the state dict's own ``_metadata`` (root entry ``''``): torch's
+    ``Module.load_state_dict``, mmengine's ``_load_checkpoint_to_model`` and ``load_state_dict`` keep that
+    attribute and hand its root entry to the top module's load-state-dict pre-hooks as ``local_metadata``,
+    so the model's check (:mod:`.guard`) names the file without any global state. A plain ``dict`` state
+    (it cannot carry the attribute) becomes an ``OrderedDict``. Returns ``obj`` (the new state dict where
+    ``obj`` was a bare plain dict)."""
+    from collections import OrderedDict
+    wrapped = isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict)
+    state = obj['state_dict'] if wrapped else obj
+    if not isinstance(state, dict) or not any(isinstance(v, torch.Tensor) for v in state.values()):
+        return obj
+    if not isinstance(state, OrderedDict):
+        state = OrderedDict(state)
+        if wrapped:
+            obj['state_dict'] = state
+        else:
+            obj = state
+    metadata = getattr(state, '_metadata', None)
+    if not isinstance(metadata, dict):
+        metadata = state._metadata = OrderedDict()
+    root = metadata.get('')
+    metadata[''] = dict(root if isinstance(root, dict) else {}, **{SOURCE_KEY: str(filename)})
+    return obj
 
 
-def checkpoint_source_of(state: dict):
-    """The file a state dict's tensors were read from by :func:`safe_torch_load`, or None (mmengine passes
-    the model only the state dict, so this is how its checks name the file)."""
-    for value in [v for v in state.values() if isinstance(v, torch.Tensor)][:8]:
-        entry = _TENSOR_SOURCES.get(id(value))
-        if entry is not None and entry[0]() is value:
-            return entry[1]
+def checkpoint_source_of(state: dict, local_metadata: dict = None):
+    """The file a state dict was read from by :func:`safe_torch_load` (recorded in its ``_metadata``, or in
+    the ``local_metadata`` a load-state-dict pre-hook receives), or None."""
+    for entry in (local_metadata, (getattr(state, '_metadata', None) or {}).get('')):
+        if isinstance(entry, dict) and entry.get(SOURCE_KEY):
+            return entry[SOURCE_KEY]
     return None
 
 
@@ -159,7 +173,9 @@ def check_archive(filename: str, limit: int = None) -> None:
 
 def safe_torch_load(filename, map_location=None, verify: bool = True, mmap: bool = False):
     """Read a checkpoint file: archive checks, ``torch.load(weights_only=True)`` with the allow-list, then
-    (``verify``) the identity's tensor digests and finiteness (:func:`.identity.verify_tensors`)."""
+    (``verify``) the identity's tensor digests and finiteness (:func:`.identity.verify_tensors`). The state
+    dict comes back with ``filename`` in its ``_metadata`` (:func:`checkpoint_source_of`), which the model's
+    check uses to name the file."""
     filename = os.fspath(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
@@ -185,8 +201,7 @@ def safe_torch_load(filename, map_location=None, verify: bool = True, mmap: bool
     if verify:
         from .identity import verify_tensors
         verify_tensors(obj, filename)
-    _remember_source(obj, filename)
-    return obj
+    return _record_source(obj, filename)
 
 
 def register_local_loader():

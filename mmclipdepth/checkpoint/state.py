@@ -12,7 +12,11 @@ def checkpoint_state_dict(checkpoint) -> OrderedDict:
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise ValueError('checkpoint holds no state dict')
-    return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+    out = OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+    metadata = getattr(state, '_metadata', None)
+    if metadata is not None:  # torch's version entries and the file the reader read it from (for messages)
+        out._metadata = metadata
+    return out
 
 
 def checkpoint_keys(path: str) -> Optional[Set[str]]:

@@ -7,7 +7,7 @@ import torch
 from mmseg.models.segmentors import DepthEstimator
 from torch import Tensor
 
-from ...checkpoint.guard import check_incoming_state, last_checkpoint_source
+from ...checkpoint.guard import check_incoming_state, describe_source
 from ..utils.depth_postprocess import flip_average, postprocess_depth
 
 __all__ = ['BaseDepthEstimator', 'TEST_MODES']
@@ -60,9 +60,11 @@ class BaseDepthEstimator(DepthEstimator):
 
     # ---------------------------------------------------------------------------------- weights checks
     @staticmethod
-    def _check_checkpoint(module, state_dict, prefix, *args):
-        """Every path that loads weights ends here (mmengine's loaders and ``load_state_dict`` alike)."""
-        source = last_checkpoint_source(state_dict)
+    def _check_checkpoint(module, state_dict, prefix, local_metadata=None, *args):
+        """Every path that loads weights ends here (mmengine's loaders and ``load_state_dict`` alike). The file
+        the state dict came from arrives in ``local_metadata`` (the reader records it in the state dict's
+        ``_metadata``; torch and mmengine hand the root entry to this pre-hook)."""
+        source = describe_source(state_dict, local_metadata)
         check_incoming_state(module, state_dict, prefix, source=source)
         module.weights_source = f'checkpoint {source}'
 
