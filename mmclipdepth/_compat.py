@@ -1,27 +1,26 @@
 """Compatibility shims for the pinned stack (docs/install.md). Imported first by ``mmclipdepth``.
 
 1. ``mmcv.ops`` stand-in: with mmcv-lite (no compiled ``mmcv._ext``) ``import mmseg.models`` fails on
-   ``from mmcv.ops import point_sample``. When - and only when - the compiled ops are missing, a stand-in
+   ``from mmcv.ops import point_sample`` (mmsegmentation 1.2.2: ``mmseg/models/utils/point_sample.py``,
+   ``mmseg/utils/mask_classification.py``, ``mmseg/models/decode_heads/san_head.py`` import it unguarded, and
+   ``mmseg/models/losses/focal_loss.py`` imports ``sigmoid_focal_loss``). When - and only when - the compiled ops are missing, a stand-in
    ``mmcv.ops`` package is registered whose ``__path__`` is the real ``mmcv/ops`` folder: it exposes the
    pure-torch ``point_sample`` and raises ``ModuleNotFoundError`` for any other (compiled) op, so mmseg's
    ``try: from mmcv.ops import ...`` guards keep working. With full mmcv installed nothing is touched.
-2. CPU distributed: mmengine's PyTorch launcher calls ``torch.cuda.set_device`` unconditionally; it is
-   skipped when CUDA is absent so ``torchrun ... --launcher pytorch`` works with the gloo backend.
-3. Config text formatted once: mmengine's ``Config.pretty_text`` runs yapf over the whole config on every call,
-   and a Runner calls it five times per training run (config log, dump, visualiser backend, runtime info,
-   checkpoint meta): ~2 s each for the 14-variant sweep config on a laptop CPU. yapf's ``FormatCode`` as
-   mmengine calls it is a pure function of (text, style), so its result is kept for the last few inputs:
-   the same text, only once.
+2. The mmcv version check: mmsegmentation 1.2.2 asserts ``2.0.0rc4 <= mmcv < 2.2.0`` in ``mmseg/__init__.py``
+   with a message that does not say what to install (``pip install mmcv-lite`` brings 2.2.0); said here,
+   before mmseg is imported.
+
+Both must run before ``mmseg`` is imported, so they run when ``mmclipdepth`` is imported; nothing else is patched
+here. The fixes for mmengine behaviour (CPU distributed init, config text formatted once) are applied by the
+package's runner where they are needed (``mmclipdepth/engine/runner/mmengine_fixes.py``).
 """
-import functools
 import importlib
 import importlib.util
 import os.path as osp
 import sys
 import types
 import warnings
-
-import torch
 
 __all__ = ['MMCV_OPS_STANDIN']
 
@@ -126,61 +125,3 @@ def __getattr__(name):
         from .checkpoint import reader
         return getattr(reader, name)
     raise AttributeError(name)
-
-
-# --------------------------------------------------------------------------- CPU distributed
-def _patch_dist_init():
-    import mmengine.dist.utils as dist_utils
-    original = dist_utils._init_dist_pytorch
-    if getattr(original, '_mmclipdepth_patched', False):
-        return
-
-    @functools.wraps(original)
-    def _init_dist_pytorch(backend, *args, **kwargs):
-        if torch.cuda.is_available():
-            return original(backend, *args, **kwargs)
-        set_device = torch.cuda.set_device
-        torch.cuda.set_device = lambda *a, **k: None  # no CUDA: nothing to select
-        try:
-            return original(backend, *args, **kwargs)
-        finally:
-            torch.cuda.set_device = set_device
-
-    _init_dist_pytorch._mmclipdepth_patched = True
-    dist_utils._init_dist_pytorch = _init_dist_pytorch
-
-
-_patch_dist_init()
-
-
-# --------------------------------------------------------------------------- config text formatted once
-_FORMAT_CACHE_SIZE = 8
-
-
-def _patch_config_format_code():
-    import mmengine.config.config as config_mod
-    original = config_mod.FormatCode
-    if getattr(original, '_mmclipdepth_patched', False):
-        return
-    cache = {}  # (text, style items, other kwargs) -> FormatCode's return value; insertion order = age
-
-    @functools.wraps(original)
-    def FormatCode(unformatted_source, *args, **kwargs):
-        try:
-            key = (unformatted_source, repr(args), repr(sorted(kwargs.items(), key=lambda kv: kv[0])))
-        except Exception:  # noqa: BLE001 - an unusual argument: no caching
-            return original(unformatted_source, *args, **kwargs)
-        if key in cache:
-            return cache[key]
-        out = original(unformatted_source, *args, **kwargs)
-        if len(cache) >= _FORMAT_CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        cache[key] = out
-        return out
-
-    FormatCode._mmclipdepth_patched = True
-    FormatCode.cache = cache
-    config_mod.FormatCode = FormatCode
-
-
-_patch_config_format_code()

@@ -109,8 +109,7 @@ def test_tools_test_refuses_mismatch_and_needs_no_clip_download(tmp_path):
     """tools/test.py exits non-zero naming the file on a mismatch; with a checkpoint that carries CLIP the config's
     CLIP source is never opened (here a file that does not exist stands for an offline 'openai')."""
     cfg = tiny_runner_cfg(NYU7, work_dir=str(tmp_path / 'w'))
-    for node in (cfg.model.backbone, cfg.model.decode_head.text_encoder):
-        node.clip = dict(TINY_CLIP, pretrained='/nonexistent/openai_RN50.pt')
+    cfg.model.clip = dict(TINY_CLIP, pretrained='/nonexistent/openai_RN50.pt')
     cfg_path = str(tmp_path / 'cfg.py')
     cfg.dump(cfg_path)
     good = _ckpt(tmp_path, NYU7, 'good.pth')

@@ -10,10 +10,10 @@ import os
 import os.path as osp
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 import mmclipdepth  # noqa: F401
-from mmclipdepth.utils import checkpoint_keys, holds_clip_weights, load_runner_config, set_clip_pretrained_none
+from mmclipdepth.utils import (build_runner, checkpoint_keys, holds_clip_weights, load_runner_config,
+                               set_clip_pretrained_none)
 from mmclipdepth.utils.weights import exit_on_missing_weights
 
 
@@ -64,7 +64,7 @@ def main():
             else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpDepthResults', out_dir=args.out))
     with exit_on_missing_weights(cfg, 'tools/test.py'):
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
     metrics = runner.test()
     _write_stamped_metrics(cfg, args.checkpoint, metrics)
     scores = {k: v for k, v in (metrics or {}).items() if isinstance(v, float) and not k.endswith('nonfinite_pred')}

@@ -6,10 +6,9 @@ import argparse
 import os
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 import mmclipdepth  # noqa: F401  (registers components; compat shims first)
-from mmclipdepth.utils import load_runner_config
+from mmclipdepth.utils import build_runner, load_runner_config
 from mmclipdepth.utils.weights import exit_on_missing_weights
 
 
@@ -61,7 +60,7 @@ def main():
     if cfg.resume and cfg.get('load_from') is None:
         _check_last_checkpoint(cfg.work_dir)
     with exit_on_missing_weights(cfg, 'tools/train.py'):
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)  # as mmseg's tools/train.py: RUNNERS.build when runner_type is set
     runner.train()
 
 

@@ -1,10 +1,13 @@
 # Runtime shared by every mmclipdepth config.
 default_scope = 'mmseg'
 custom_imports = dict(imports=['mmclipdepth'], allow_failed_imports=False)
+# mmengine's Runner with two fixes (mmclipdepth/engine/runner/): distributed launch without CUDA, config text
+# formatted once; mmseg's tools/train.py and ours build it through RUNNERS
+runner_type = 'DepthRunner'
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # 'nccl' on GPUs; tools/train.py switches to 'gloo' when CUDA is absent
+    # 'nccl' on GPUs; DepthRunner switches to 'gloo' when CUDA is absent
     dist_cfg=dict(backend='nccl'),
 )
 vis_backends = [dict(type='LocalVisBackend')]

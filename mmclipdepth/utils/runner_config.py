@@ -6,14 +6,14 @@ from mmengine.config import Config
 
 from .dist import setup_cpu_distributed
 
-__all__ = ['load_runner_config', 'apply_test_set', 'check_top_level_keys', 'RUNNER_KEYS']
+__all__ = ['load_runner_config', 'build_runner', 'apply_test_set', 'check_top_level_keys', 'RUNNER_KEYS']
 
 #: the top-level keys mmengine's ``Runner.from_cfg`` (and mmseg's tools) read; a key it does not read is ignored
 RUNNER_KEYS = ('model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',
                'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
                'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg',
                'log_processor', 'log_level', 'visualizer', 'default_scope', 'randomness', 'experiment_name',
-               'custom_imports', 'tta_model', 'tta_pipeline', 'vis_backends', 'zero_shot')
+               'custom_imports', 'runner_type', 'tta_model', 'tta_pipeline', 'vis_backends', 'zero_shot')
 #: helper variables the project's configs define at top level (read by other keys, not by the Runner)
 CONFIG_HELPER_KEYS = ('clip', 'crop_size', 'data_prefix', 'data_root', 'dataset_type', 'depth_scale', 'lr',
                       'max_depth', 'max_epochs', 'max_iters', 'meta_keys', 'min_depth', 'paper_tables',
@@ -53,6 +53,16 @@ def load_runner_config(config: str, cfg_options: Optional[dict] = None, launcher
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return setup_cpu_distributed(cfg)
+
+
+def build_runner(cfg: Config):
+    """The runner of ``cfg`` as mmseg's ``tools/train.py`` builds it: ``RUNNERS.build`` when the config names a
+    ``runner_type`` (the package's configs: ``DepthRunner``), else mmengine's ``Runner.from_cfg``."""
+    if 'runner_type' in cfg:
+        from mmseg.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg)
 
 
 def apply_test_set(cfg: Config, test_set: str) -> Config:

@@ -329,11 +329,10 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     import torch
     from mmengine.config import DictAction  # noqa: F401
-    from mmengine.runner import Runner
 
     import mmclipdepth  # noqa: F401
     from mmclipdepth.models.utils.clip_loader import build_clip_tokenizer
-    from mmclipdepth.utils import load_runner_config
+    from mmclipdepth.utils import build_runner, load_runner_config
     from mmclipdepth.utils.protocol import protocol_stamp
     unknown = [f for f in args.families or [] if f not in FAMILIES]
     if unknown:
@@ -355,7 +354,7 @@ def main(argv=None) -> int:
     if args.allow_untrained:
         cfg.model.setdefault('test_cfg', {})['allow_untrained'] = True
     cfg.randomness = dict(seed=args.seed)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.load_or_resume()
     model = runner.model.eval()
     families, skipped = applicable(model, args.families)

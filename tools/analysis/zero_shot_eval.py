@@ -29,8 +29,7 @@ def available() -> list:
 
 def evaluate(cfg: Config, checkpoint, test_set: str, data_root=None, work_dir='work_dirs/zero_shot') -> dict:
     """Metrics of the model of ``cfg`` on one zero-shot set (``Runner.test``), keys ``<scaling>/<metric>``."""
-    from mmengine.runner import Runner
-    from mmclipdepth.utils import apply_test_set
+    from mmclipdepth.utils import apply_test_set, build_runner
     cfg = apply_test_set(Config(cfg.to_dict()), test_set)
     if data_root:
         cfg.test_dataloader.dataset.data_root = data_root
@@ -40,7 +39,7 @@ def evaluate(cfg: Config, checkpoint, test_set: str, data_root=None, work_dir='w
     cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = cfg.param_scheduler = None
     from mmclipdepth.utils.weights import exit_on_missing_weights
     with exit_on_missing_weights(cfg, 'zero_shot_eval.py'):
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
     metrics = runner.test()
     metrics['images'] = len(runner.test_dataloader.dataset)
     from mmclipdepth.utils.protocol import protocol_stamp
