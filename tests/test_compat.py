@@ -1,5 +1,6 @@
-"""The compatibility layer: mmcv.ops stand-in, safe checkpoint loading, CPU distributed init, config text
-formatted once."""
+"""The compatibility layer: mmcv.ops stand-in, safe checkpoint loading (its old names); the mmengine fixes
+applied by DepthRunner (CPU distributed init, config text formatted once) and nothing patched at import."""
+import copy
 import io
 import os
 import pickle
@@ -117,40 +118,57 @@ def test_missing_checkpoint_names_the_file(tmp_path):
         _load_checkpoint(str(tmp_path / 'nope.pth'))
 
 
-def test_dist_init_skips_set_device_without_cuda(monkeypatch):
-    if torch.cuda.is_available():
-        pytest.skip('CUDA present')
-    import mmengine.dist.utils as du
+def test_importing_the_plugin_patches_nothing_in_mmengine():
+    """A process that only imports mmclipdepth runs mmengine and torch as released: the mmengine fixes live in
+    DepthRunner, not in import-time patches."""
+    code = (
+        'import torch, mmengine.dist.utils as du, mmengine.config.config as cm\n'
+        'before = (du._init_dist_pytorch, du.init_dist, cm.FormatCode, cm.Config.pretty_text, torch.cuda.set_device)\n'
+        'import mmclipdepth\n'
+        'after = (du._init_dist_pytorch, du.init_dist, cm.FormatCode, cm.Config.pretty_text, torch.cuda.set_device)\n'
+        'print([a is b for a, b in zip(before, after)])\n'
+        'print(du._init_dist_pytorch.__module__, hasattr(du._init_dist_pytorch, "__wrapped__"), '
+        'hasattr(cm.FormatCode, "__wrapped__"))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    assert lines[-2] == str([True] * 5), out.stdout
+    assert lines[-1] == 'mmengine.dist.utils False False', out.stdout
+
+
+def test_cuda_device_selection_skipped_only_without_cuda(monkeypatch):
+    from mmclipdepth.engine.runner import cuda_device_selection_skipped
     calls = []
-    monkeypatch.setattr(du.torch_dist, 'init_process_group', lambda backend, **kw: calls.append(backend))
-    monkeypatch.setenv('RANK', '0')
-    monkeypatch.setenv('LOCAL_RANK', '0')
-
-    def boom(*a, **k):
-        raise AssertionError('torch.cuda.set_device called without CUDA')
-
-    monkeypatch.setattr(torch.cuda, 'set_device', boom)
-    du._init_dist_pytorch('gloo')
-    assert calls == ['gloo']
-    assert torch.cuda.set_device is boom  # restored after the call
+    monkeypatch.setattr(torch.cuda, 'set_device', lambda *a, **k: calls.append(a))
+    original = torch.cuda.set_device
+    with cuda_device_selection_skipped():
+        torch.cuda.set_device(0)
+    assert torch.cuda.set_device is original  # restored
+    assert calls == ([(0, )] if torch.cuda.is_available() else [])
 
 
-
-def test_config_text_is_formatted_once_and_unchanged(monkeypatch):
-    """mmengine's ``Config.pretty_text`` (called five times by a training Runner) runs yapf once per config text,
-    and the text is exactly what mmengine makes of it with yapf called every time."""
-    import mmengine.config.config as config_mod
+def test_format_once_config_formats_once_and_unchanged(monkeypatch):
+    """mmengine's ``Config.pretty_text`` (read five times by a training Runner) runs yapf on every read; the
+    runner's ``FormatOnceConfig`` runs it once per config text, and the text is exactly mmengine's."""
     import yapf.yapflib.yapf_api as yapf_api
     from mmengine.config import Config
+    from mmclipdepth.engine.runner import FormatOnceConfig, format_once
     trees = []
     format_tree = yapf_api.FormatTree
     monkeypatch.setattr(yapf_api, 'FormatTree', lambda *a, **k: trees.append(1) or format_tree(*a, **k))
-    cfg = Config(dict(model=dict(type='M', depth=[1, 2, 3], name='x' * 90), work_dir=f'w_{id(trees)}'))
+    plain = Config(dict(model=dict(type='M', depth=[1, 2, 3], name='x' * 90), work_dir=f'w_{id(trees)}'))
+    reference = plain.pretty_text
+    assert plain.pretty_text == reference and len(trees) == 2  # mmengine's Config: yapf at every read
+    cfg = format_once(plain)
+    assert isinstance(cfg, FormatOnceConfig)
     first, second = cfg.pretty_text, cfg.pretty_text
-    assert first == second and len(trees) == 1
+    assert first == second == reference and len(trees) == 3
     cfg.model.depth = [4]  # a changed config is formatted again
     changed = cfg.pretty_text
-    assert len(trees) == 2 and changed != first and "'x" in changed
-    # mmengine's own path: yapf on every call (the function the shim wraps)
-    monkeypatch.setattr(config_mod, 'FormatCode', config_mod.FormatCode.__wrapped__)
-    assert cfg.pretty_text == changed and len(trees) == 3
+    assert len(trees) == 4 and changed != first and "'x" in changed
+    assert cfg.pretty_text == changed and len(trees) == 4
+    assert Config.pretty_text.fget(cfg) == changed and len(trees) == 5  # mmengine's own formatting of it
+    clone = copy.deepcopy(cfg)  # the Runner deep-copies its config: the class (and its cache) go along
+    assert type(clone) is FormatOnceConfig and clone.pretty_text == changed and len(trees) == 5
+    clone.model.name = 'y'
+    assert "'y'" in clone.pretty_text and cfg.pretty_text == changed and len(trees) == 6

@@ -101,3 +101,81 @@ def test_two_process_gloo_training_through_torchrun(tmp_path):
     assert scalars
     records = [json.loads(line) for line in open(scalars[0])]
     assert any('abs_rel' in ''.join(r) for r in records), records
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_depth_runner_from_a_repo_config_initialises_gloo_without_cuda(tmp_path, monkeypatch):
+    """The runner a repo config names (``runner_type='DepthRunner'``, built through ``RUNNERS`` as mmseg's
+    tools/train.py does) starts a distributed run without CUDA, where mmengine's own Runner calls
+    ``torch.cuda.set_device`` (mmengine 0.10.7 ``_init_dist_pytorch``); its config is formatted once."""
+    if torch.cuda.is_available():
+        pytest.skip('CUDA present: nothing to skip')
+    import torch.distributed as dist
+    import yapf.yapflib.yapf_api as yapf_api
+    from mmengine.config import Config
+    from mmseg.registry import RUNNERS
+    from mmclipdepth.engine.runner import DepthRunner, FormatOnceConfig
+    cfg = tiny_runner_cfg(work_dir=str(tmp_path), max_iters=1, batch_size=1)
+    assert cfg.runner_type == 'DepthRunner'
+    cfg.launcher = 'pytorch'
+    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(_free_port())).items():
+        monkeypatch.setenv(key, value)
+
+    def no_cuda(*args, **kwargs):
+        raise AssertionError('torch.cuda.set_device called without CUDA')
+
+    monkeypatch.setattr(torch.cuda, 'set_device', no_cuda)
+    for key in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):  # mmengine sets them for a distributed run: restored after
+        monkeypatch.setenv(key, os.environ.get(key, '')) if key in os.environ else monkeypatch.delenv(key, raising=False)
+    # mmengine's own Runner: the upstream behaviour DepthRunner works around (when this passes, the fix can go)
+    plain = Config(cfg.to_dict())
+    plain.env_cfg.dist_cfg.backend = 'gloo'
+    plain.pop('runner_type')
+    with pytest.raises(AssertionError, match='set_device'):
+        Runner.from_cfg(plain)
+    assert not dist.is_initialized()
+    trees = []
+    format_tree = yapf_api.FormatTree
+    monkeypatch.setattr(yapf_api, 'FormatTree', lambda *a, **k: trees.append(1) or format_tree(*a, **k))
+    try:
+        runner = RUNNERS.build(cfg)
+        assert type(runner) is DepthRunner
+        assert dist.is_initialized() and dist.get_backend() == 'gloo' and runner.distributed
+        assert torch.cuda.set_device is no_cuda  # restored after mmengine's init
+        assert isinstance(runner.cfg, FormatOnceConfig)
+        built = len(trees)  # the Runner read pretty_text while building (config log, visualiser dump)
+        assert built == 1
+        assert runner.cfg.pretty_text == Config.pretty_text.fget(runner.cfg) and len(trees) == 2
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_mmseg_tools_train_with_a_repo_config_under_torchrun_on_cpu(tmp_path):
+    """mmseg's own tools/train.py (``custom_imports=['mmclipdepth']`` and ``runner_type`` from the repo config)
+    trains under torchrun without CUDA: the fixes come with the runner, not with our tools."""
+    import mmseg
+    script = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
+    if not osp.isfile(script):
+        pytest.skip(f'mmseg ships no {script}')
+    if torch.cuda.is_available():
+        pytest.skip('CUDA present')
+    cfg = tiny_runner_cfg(work_dir=str(tmp_path / 'w'), max_iters=1, batch_size=1)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg_path = tmp_path / 'mmseg_tools.py'
+    cfg.dump(str(cfg_path))
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=1', f'--master_port={_free_port()}',
+           script, str(cfg_path), '--launcher', 'pytorch']
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=400, cwd=str(tmp_path), env=env)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-4000:]
+    assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log, log[-3000:]
+    assert glob.glob(str(tmp_path / 'w' / 'iter_1.pth')), os.listdir(tmp_path / 'w')
