@@ -13,18 +13,25 @@ cache or a local file, as configured), loads the small checkpoint into it (diges
 tensor. The rest of the checkpoint (meta, optimiser, schedulers, message hub) is kept as it is.
 """
 import argparse
-import pickle
 import os.path as osp
+import pickle
 import sys
 
-import torch
 from mmengine.config import Config, DictAction
 
 import mmclipdepth  # noqa: F401
 from mmclipdepth.apis import build_model_for_checkpoint
-from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointMismatchError, CorruptCheckpointError, atomic_write,
-                                    safe_torch_load, small_state_dict, stamp)
-from mmclipdepth.utils import checkpoint_state_dict
+from mmclipdepth.checkpoint import (CheckpointMismatchError, CorruptCheckpointError, convert_checkpoint,
+                                    initial_checkpoint, safe_torch_load, save_checkpoint)
+
+
+def _config(args) -> Config:
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    return cfg
 
 
 def main(argv=None):
@@ -44,59 +51,30 @@ def main(argv=None):
         p.error('CHECKPOINT, OUT and --to are required (or use --init OUT)')
     if not osp.isfile(args.checkpoint):
         p.error(f'checkpoint {args.checkpoint!r} does not exist')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = _config(args)
     try:  # the reader verifies the tensor digests; the model's check verifies identity, shapes, bins, range
         raw = safe_torch_load(args.checkpoint, map_location='cpu')
-        state = checkpoint_state_dict(raw)
-        ident = state.get(IDENTITY_KEY) if isinstance(state.get(IDENTITY_KEY), dict) else {}
         model, _ = build_model_for_checkpoint(cfg, args.checkpoint)  # as the runner builds it (seeded random CLIP)
-        if args.to == 'small':
-            model.load_state_dict(state, strict=False)
-            new_state = small_state_dict(model, state)
-        else:
-            model.load_state_dict(state, strict=False)  # completes a small checkpoint, digest-checked
-            new_state = type(state)((k, v.detach().cpu()) for k, v in model.state_dict().items())
+        out = convert_checkpoint(model, raw, args.to, variant=osp.splitext(osp.basename(args.config))[0])
     except (CheckpointMismatchError, CorruptCheckpointError, pickle.UnpicklingError) as e:
         sys.exit(f'error: {e}')
-    new_state = stamp(new_state, model, variant=ident.get('variant') or osp.splitext(osp.basename(args.config))[0],
-                      depth_range=ident.get('depth_range'))
-    out = dict(raw) if isinstance(raw, dict) and 'state_dict' in raw else {}
-    out['state_dict'] = new_state
-    import io
-    buf = io.BytesIO()
-    torch.save(out, buf)
-    atomic_write(buf.getvalue(), args.out)
-    print(f'wrote {args.out} ({args.to}: {len(new_state)} tensors, {osp.getsize(args.out) / 2 ** 20:.2f} MiB)')
+    save_checkpoint(out, args.out)
+    print(f'wrote {args.out} ({args.to}: {len(out["state_dict"])} tensors, '
+          f'{osp.getsize(args.out) / 2 ** 20:.2f} MiB)')
     return 0
 
 
 def _init(args):
     """The config's model as built (small unless --to full), in mmengine's checkpoint layout."""
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = _config(args)
     model, _ = build_model_for_checkpoint(cfg, None)
-    learnable = [n for n, p in model.named_parameters() if p.requires_grad]
-    if learnable:
-        sys.exit(f'error: {args.config} has {len(learnable)} learnable parameter tensor(s) ({", ".join(learnable[:3])}); '
-                 'a checkpoint of their initial values would pass for a trained one. --init is for configs with '
-                 'nothing to train (e.g. DepthCLIP zero-shot).')
-    state = model.state_dict()
-    if args.to != 'full':
-        state = small_state_dict(model, state)
-    state = stamp(state, model, variant=osp.splitext(osp.basename(args.config))[0])
-    import io
-    buf = io.BytesIO()
-    torch.save(dict(state_dict=state, meta=dict(init_from_config=osp.basename(args.config))), buf)
-    atomic_write(buf.getvalue(), args.init)
-    print(f'wrote {args.init} (the model of {args.config} as built: {len(state)} tensors)')
+    try:
+        out = initial_checkpoint(model, full=args.to == 'full', variant=osp.splitext(osp.basename(args.config))[0],
+                                 config=args.config)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
+    save_checkpoint(out, args.init)
+    print(f'wrote {args.init} (the model of {args.config} as built: {len(out["state_dict"])} tensors)')
     return 0
 
 

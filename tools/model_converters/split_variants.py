@@ -12,19 +12,17 @@ a split checkpoint is for evaluation and inference (resume the sweep itself to k
 """
 import argparse
 import copy
-import io
 import pickle
 import os
 import os.path as osp
 import sys
 from collections import OrderedDict
 
-import torch
 from mmengine.config import Config, DictAction
 
 import mmclipdepth  # noqa: F401
-from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointMismatchError, CorruptCheckpointError, atomic_write,
-                                    model_fingerprint, safe_torch_load, stamp)
+from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointMismatchError, CorruptCheckpointError, model_fingerprint,
+                                    safe_torch_load, save_checkpoint, stamp)
 from mmclipdepth.utils import checkpoint_state_dict
 
 
@@ -131,10 +129,8 @@ def main(argv=None):
         state = stamp(state, fingerprint=model_fingerprint(variant_model_cfg(cfg.model, name)), variant=name,
                       depth_range=ident.get('depth_range'), trained=part_trained)
         out = dict(state_dict=state, meta=dict(meta, variant=name, sweep_checkpoint=osp.abspath(args.checkpoint)))
-        buf = io.BytesIO()
-        torch.save(out, buf)
         path = osp.join(args.out_dir, name + '.pth')
-        atomic_write(buf.getvalue(), path)
+        save_checkpoint(out, path)
         print(f'{path}  (config: {sources.get(name, "the variant config")})')
     return 0
 

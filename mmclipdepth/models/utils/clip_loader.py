@@ -50,9 +50,10 @@ def _peek_state_dict_keys(path: str) -> Optional[set]:
                 return set(f.keys())
         except Exception:  # noqa: BLE001 - the real load reports the problem with the file named
             return None
+    from ...checkpoint.reader import safe_torch_load  # the package's one torch.load: archive checks, allow-list
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001
+        obj = safe_torch_load(path, map_location='cpu', verify=False, mmap=True)
+    except Exception:  # noqa: BLE001 - not peekable (legacy file, made elsewhere): open_clip's loader decides
         return None
     if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
         obj = obj['state_dict']
