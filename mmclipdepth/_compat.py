@@ -3,10 +3,11 @@
 1. ``mmcv.ops`` stand-in: with mmcv-lite (no compiled ``mmcv._ext``) ``import mmseg.models`` fails on
    ``from mmcv.ops import point_sample`` (mmsegmentation 1.2.2: ``mmseg/models/utils/point_sample.py``,
    ``mmseg/utils/mask_classification.py``, ``mmseg/models/decode_heads/san_head.py`` import it unguarded, and
-   ``mmseg/models/losses/focal_loss.py`` imports ``sigmoid_focal_loss``). When - and only when - the compiled ops are missing, a stand-in
-   ``mmcv.ops`` package is registered whose ``__path__`` is the real ``mmcv/ops`` folder: it exposes the
-   pure-torch ``point_sample`` and raises ``ModuleNotFoundError`` for any other (compiled) op, so mmseg's
-   ``try: from mmcv.ops import ...`` guards keep working. With full mmcv installed nothing is touched.
+   ``mmseg/models/losses/focal_loss.py`` imports ``sigmoid_focal_loss``). When - and only when - the compiled
+   ops are missing, a stand-in ``mmcv.ops`` package is registered whose ``__path__`` is the real ``mmcv/ops``
+   folder: it exposes the pure-torch ``point_sample`` and raises ``ModuleNotFoundError`` for any other
+   (compiled) op, so mmseg's ``try: from mmcv.ops import ...`` guards keep working. With full mmcv installed
+   nothing is touched.
 2. The mmcv version check: mmsegmentation 1.2.2 asserts ``2.0.0rc4 <= mmcv < 2.2.0`` in ``mmseg/__init__.py``
    with a message that does not say what to install (``pip install mmcv-lite`` brings 2.2.0); said here,
    before mmseg is imported.

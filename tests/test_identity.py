@@ -4,6 +4,7 @@ import glob
 import io
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import textwrap
@@ -412,3 +413,34 @@ def test_checkpoint_of_the_per_tower_clip_layout_still_loads(tmp_path):
     ckpt = _save(tmp_path / 'gelu.pth', stamp(model.state_dict(), fingerprint=gelu, variant='v'))
     with pytest.raises(CheckpointIdentityError, match=r'model\.clip\.quick_gelu: False \(checkpoint\) vs True'):
         init_depth_model(tiny_runner_cfg(NYU7), ckpt)
+
+
+def test_the_file_name_travels_with_the_state_dict(tmp_path):
+    """The reader records the file in the state dict's own ``_metadata`` (no global map): torch's and
+    mmengine's loaders hand it to the model's check, which names it; a state dict built by hand is 'the given
+    state dict', even when it holds tensors that were read from a file."""
+    from collections import OrderedDict
+    from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+    from mmclipdepth.checkpoint import checkpoint_source_of
+    model = _model()
+    bad = model.state_dict()
+    bad[TOKEN] = torch.zeros(3, 3)  # the wrong shape
+    plain = _save(tmp_path / 'plain.pth', dict(bad))  # a plain dict state: becomes an OrderedDict on read
+    wrapped = _save(tmp_path / 'wrapped.pth', bad)
+    torch.save(bad, str(tmp_path / 'bare.pth'))  # no mmengine wrapper
+    for path in (plain, wrapped, str(tmp_path / 'bare.pth')):
+        raw = safe_torch_load(path)
+        state = raw.get('state_dict', raw)
+        assert checkpoint_source_of(state) == path
+        with pytest.raises(CheckpointMismatchError, match=rf"'{re.escape(path)}'.*{TOKEN}"):
+            _model().load_state_dict(state, strict=False)  # torch's loader
+        with pytest.raises(CheckpointMismatchError, match=rf"'{re.escape(path)}'.*{TOKEN}"):
+            _load_checkpoint_to_model(_model(), _load_checkpoint(path))  # mmengine's (load_from, --resume)
+    by_hand = OrderedDict((k, v) for k, v in safe_torch_load(wrapped)['state_dict'].items())
+    assert checkpoint_source_of(by_hand) is None
+    with pytest.raises(CheckpointMismatchError, match=rf'the given state dict.*{TOKEN}') as err:
+        _model().load_state_dict(by_hand, strict=False)
+    assert 'wrapped.pth' not in str(err.value)
+    # the version entries torch keeps in _metadata survive the reader
+    assert safe_torch_load(wrapped)['state_dict']._metadata['backbone']['version'] == \
+        model.state_dict()._metadata['backbone']['version']

@@ -133,7 +133,10 @@ def test_depth_runner_from_a_repo_config_initialises_gloo_without_cuda(tmp_path,
 
     monkeypatch.setattr(torch.cuda, 'set_device', no_cuda)
     for key in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):  # mmengine sets them for a distributed run: restored after
-        monkeypatch.setenv(key, os.environ.get(key, '')) if key in os.environ else monkeypatch.delenv(key, raising=False)
+        if key in os.environ:
+            monkeypatch.setenv(key, os.environ[key])
+        else:
+            monkeypatch.delenv(key, raising=False)
     # mmengine's own Runner: the upstream behaviour DepthRunner works around (when this passes, the fix can go)
     plain = Config(cfg.to_dict())
     plain.env_cfg.dist_cfg.backend = 'gloo'
