@@ -53,7 +53,8 @@ def speedups_enabled(model: nn.Module, names: Sequence[str]):
 
 # ----------------------------------------------------------------------------------------------- building
 def prepare_model_cfg(model_cfg: dict, num_bins: Optional[int] = None, pretrained='none') -> dict:
-    """A copy of ``model_cfg`` with ``depth_tokens='learned-N'`` and the CLIP weights overridden.
+    """A copy of ``model_cfg`` with ``depth_tokens='learned-N'``, the CLIP weights overridden and
+    ``test_cfg.allow_untrained=True`` (the tokens are random on purpose).
 
     ``pretrained``: ``'none'`` (random weights, the default for timing), ``'config'`` (keep the config's) or a
     tag / checkpoint path.
@@ -74,6 +75,8 @@ def prepare_model_cfg(model_cfg: dict, num_bins: Optional[int] = None, pretraine
         value = None if pretrained in (None, 'none', 'None') else pretrained
         if isinstance(cfg.get('clip'), dict):
             cfg['clip']['pretrained'] = value
+    # timing measures randomly initialised tokens on purpose: the estimator's untrained-weights refusal is off
+    cfg['test_cfg'] = dict(cfg.get('test_cfg') or {}, allow_untrained=True)
     return cfg
 
 

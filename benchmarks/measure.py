@@ -78,8 +78,9 @@ def measure_training(model: nn.Module, inputs: Tensor, data_samples, path: str, 
             return results
         result['equivalence'], w, c = timed(check_step, device)
         result['check_step_wall_s'], result['check_step_cpu_s'] = w, c
-        n_steps -= 1
-        warmup = max(0, warmup - 1)
+        if warmup > 0:  # the check step stands in for one warm-up step; never for a timed one
+            n_steps -= 1
+            warmup -= 1
     step = ref_step if path == 'reference' else opt_step
     for _ in range(n_steps):
         _, w, c = timed(step, device)

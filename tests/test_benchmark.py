@@ -161,7 +161,7 @@ def test_measurement_processes_build_identical_weights_and_check_both_variants()
 def test_benchmark_cli_as_a_user_types_it(tmp_path):
     """``python tools/analysis/benchmark.py CONFIG ...`` from the repository root: the harness lives in benchmarks/
     (not installed), the tool finds it there, and each measuring process imports it too."""
-    cfg = dict(tiny_model_cfg(), test_cfg=dict(mode='whole_flip', allow_untrained=True))  # random tokens on purpose
+    cfg = tiny_model_cfg(test_mode='whole_flip')  # random tokens: the harness allows them itself
     config = tmp_path / 'tiny.py'
     config.write_text(f'model = {cfg!r}\n')
     out = tmp_path / 'report.json'
@@ -179,3 +179,16 @@ def test_benchmark_cli_as_a_user_types_it(tmp_path):
     assert row['equivalence']['optimised']['passed'] and row['equivalence']['optimised']['max_rel_diff'] <= 1e-4
     assert {'trunk', 'whole:optimised', 'whole_flip:optimised'} <= set(row['inference'])
     assert '| 3 | optimised | 1 |' in run.stdout and '| 3 | whole_flip:optimised |' in run.stdout
+
+
+@pytest.mark.parametrize('warmup', [0, 2])
+def test_reference_check_step_never_replaces_a_timed_step(warmup):
+    """``--reference`` runs one equivalence-check step first: it stands in for a warm-up step when there is one,
+    else it is extra; ``--iters`` steps are always timed (``--warmup 0 --iters 1`` timed none and crashed)."""
+    from benchmarks.measure import measure_training
+    model = build_model(prepare_model_cfg(tiny_model_cfg(), num_bins=3))
+    inputs, samples = make_batch(1, (64, 96), 1e-3, 10.0, seed=3)
+    result = measure_training(model, inputs, samples, 'reference', iters=1, warmup=warmup, check=True)
+    assert result['timed'] == 1 and result['wall_s'] is not None
+    assert len(result['wall_all_s']) == 1 + max(0, warmup - 1)  # the check step is not among the timed ones
+    assert 'max_rel_diff' in result['equivalence']['optimised']  # the check ran, on its own step

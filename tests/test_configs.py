@@ -55,6 +55,10 @@ def test_config_builds(path):
         assert cfg.model.backbone.feature_mode == 'raw_layer4' and cfg.model.backbone.bn_mode == 'train'
         assert cfg.model.data_preprocessor.mean == [123.675, 116.28, 103.53]
     assert head.logit_scale == 100.0 and head.temperature == 0.1
+    # mmseg's --tta feeds the model what the test pipeline does, before the flips (e.g. DepthCLIP's crop box)
+    test_steps = [t.type for t in cfg.test_dataloader.dataset.pipeline][:-1]
+    assert [t.type for t in cfg.tta_pipeline][:-1] == test_steps
+    assert cfg.model.clip and 'clip' not in cfg.model.backbone  # the model's one CLIP
     _swap_clip(cfg)
     model = MODELS.build(cfg.model)
     tokens = head.text_encoder.depth_tokens

@@ -18,3 +18,5 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='DepthEvalMetric', crop='depthclip_nyu', min_depth=1e-3, max_depth=10.0,
                      max_inclusive=False, min_pred=1e-3)
 test_evaluator = val_evaluator
+# mmseg's --tta: the same crop box, then the image and its mirror (FlipTestTimeAug)
+tta_pipeline = test_pipeline[:-1] + [dict(type='FlipTestTimeAug', meta_keys=meta_keys)]
