@@ -163,20 +163,31 @@ def timm_model(model_name: str, pretrained: Union[None, bool, str], cache_dir: O
 
 # ---------------------------------------------------------------------------------------------- transformers
 def _hf_from_pretrained(load, spec: str, *, cache_dir, local_files_only, what: str, match: Dict[str, Any],
-                        field: str, **kwargs):
+                        field: str, adapter_kwargs: bool = False, **kwargs):
     """``load`` (a transformers ``from_pretrained``) on a local folder, or on a hub name: cache first
-    (``local_files_only=True``), then the library's own download unless offline."""
+    (``local_files_only=True``), then the library's own download unless offline.
+
+    ``adapter_kwargs`` (``AutoModel``): transformers 5 looks for a peft ``adapter_config.json`` without the
+    call's ``local_files_only`` / ``cache_dir`` (``auto_factory.from_pretrained`` passes only ``adapter_kwargs`` to
+    ``find_adapter_config_file``), which asks the hub, with its retries, even for a cached model; they are given
+    there too, through that documented argument."""
+
+    def call(name, local_only, **kw):
+        if adapter_kwargs:
+            kw['adapter_kwargs'] = dict(local_files_only=local_only, cache_dir=cache_dir)
+        return load(name, local_files_only=local_only, **kw, **kwargs) if local_only else load(name, **kw, **kwargs)
+
     path = osp.expanduser(spec)
     if is_local_path(spec):
         if not osp.isdir(path):
             raise FileNotFoundError(f'{what} folder {spec!r} does not exist. '
                                     + how_to_supply(field, '/path/to/folder', HF_RANDOM_VALUE))
         try:
-            return load(path, local_files_only=True, **kwargs)
+            return call(path, True)
         except OSError as e:  # the folder is not a model folder: no hub could help
             raise OSError(f'{what}: could not load from the folder {spec!r}: {_first_line(e)}') from e
     try:
-        return load(spec, cache_dir=cache_dir, local_files_only=True, **kwargs)
+        return call(spec, True, cache_dir=cache_dir)
     except OSError as e:
         cached_error = e
     args = (what, match, field, '/path/to/folder')
@@ -185,7 +196,7 @@ def _hf_from_pretrained(load, spec: str, *, cache_dir, local_files_only, what: s
         raise WeightsUnavailableError(*args, f'not in the hub cache and {switch}, so the hub is not asked',
                                       HF_RANDOM_VALUE) from cached_error
     try:
-        return load(spec, cache_dir=cache_dir, **kwargs)
+        return call(spec, False, cache_dir=cache_dir)
     except OSError as e:
         raise WeightsUnavailableError(*args, f'not in the hub cache and could not be downloaded ({_first_line(e)}); '
                                       f'{_SKIP_NETWORK}', HF_RANDOM_VALUE) from e
@@ -211,7 +222,7 @@ def transformers_model(spec: Union[str, dict], cache_dir: Optional[str] = None, 
                         f'got {spec!r}')
     return _hf_from_pretrained(AutoModel.from_pretrained, spec, cache_dir=cache_dir,
                                local_files_only=local_files_only, what=f'HFLanguageModel {what} {spec!r}',
-                               match={what: spec}, field=what)
+                               match={what: spec}, field=what, adapter_kwargs=True)
 
 
 def transformers_tokenizer(spec: Union[None, str, dict], fallback: Union[str, dict], cache_dir: Optional[str] = None,
