@@ -183,6 +183,17 @@ def test_transformers_folder_and_hub_cache_load_those_tensors(tmp_path, tiny_ber
         assert torch.equal(from_cache.state_dict()[name], t), name
 
 
+def test_transformers_tokenizer_from_the_hub_cache(tmp_path, no_hub):
+    from transformers import BertTokenizer
+    tok_dir = osp.join(osp.dirname(__file__), 'data', 'llm_mde', 'tiny_bert_tokenizer')
+    cache = str(tmp_path / 'cache')
+    put_in_hub_cache(cache, 'mmclipdepth-test/tiny-bert', {n: osp.join(tok_dir, n) for n in os.listdir(tok_dir)})
+    tok = loader.transformers_tokenizer(None, 'mmclipdepth-test/tiny-bert', cache_dir=cache)
+    ref = BertTokenizer.from_pretrained(tok_dir)
+    assert len(tok) == len(ref) == 83
+    assert tok('far near')['input_ids'] == ref('far near')['input_ids']
+
+
 def test_transformers_offline_message_names_the_key_and_the_cfg_options_line(tmp_path, offline):
     with pytest.raises(WeightsUnavailableError) as info:
         loader.transformers_model('mmclipdepth-test/not-cached', cache_dir=str(tmp_path), what='decoder_model')

@@ -19,7 +19,7 @@ measured times).
 import logging
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.logging import print_log
 
@@ -91,7 +91,7 @@ def hub_file(repo_id: str, filenames: Sequence[str], *, cache_dir: Optional[str]
 
 
 # ---------------------------------------------------------------------------------------------------- CLIP
-def _open_clip_hub_files(hf_hub: str) -> (str, List[str]):
+def _open_clip_hub_files(hf_hub: str) -> Tuple[str, List[str]]:
     """open_clip's ``hf_hub`` entry (``'org/repo/'`` or ``'org/repo/file'``) -> repo id, file names in the
     order open_clip tries them (safetensors first)."""
     repo_id, filename = hf_hub.rsplit('/', 1) if not hf_hub.endswith('/') else (hf_hub.rstrip('/'), '')
