@@ -183,11 +183,14 @@ def test_transformers_folder_and_hub_cache_load_those_tensors(tmp_path, tiny_ber
         assert torch.equal(from_cache.state_dict()[name], t), name
 
 
-def test_transformers_tokenizer_from_the_hub_cache(tmp_path, no_hub):
+def test_transformers_tokenizer_from_the_hub_cache(tmp_path, tiny_bert_folder, no_hub):
+    """A model repository as on the hub (config.json names the model type, vocab.txt the tokens)."""
     from transformers import BertTokenizer
     tok_dir = osp.join(osp.dirname(__file__), 'data', 'llm_mde', 'tiny_bert_tokenizer')
+    folder, _ = tiny_bert_folder
     cache = str(tmp_path / 'cache')
-    put_in_hub_cache(cache, 'mmclipdepth-test/tiny-bert', {n: osp.join(tok_dir, n) for n in os.listdir(tok_dir)})
+    put_in_hub_cache(cache, 'mmclipdepth-test/tiny-bert', {'config.json': osp.join(folder, 'config.json'),
+                                                           'vocab.txt': osp.join(tok_dir, 'vocab.txt')})
     tok = loader.transformers_tokenizer(None, 'mmclipdepth-test/tiny-bert', cache_dir=cache)
     ref = BertTokenizer.from_pretrained(tok_dir)
     assert len(tok) == len(ref) == 83
