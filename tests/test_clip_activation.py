@@ -140,12 +140,15 @@ def test_every_clip_config_builds_quick_gelu():
 
 
 def test_offline_tag_load_fails_fast_with_the_clear_message(tmp_path, monkeypatch):
-    """Without HF_HUB_OFFLINE and without network, one connection attempt decides (no retry loop), and the
-    error says how to supply the weights."""
-    monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
-    from mmclipdepth.models.utils import clip_loader
-    monkeypatch.setattr(clip_loader, '_hub_reachable', lambda timeout=3.0: False)  # this machine's situation
+    """HF_HUB_OFFLINE (the hub client's own switch) and nothing cached: the hub is never asked, and the error says
+    how to supply the weights."""
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    import huggingface_hub
+
+    def refuse(*a, **k):
+        raise AssertionError('the hub was asked')
+    monkeypatch.setattr(huggingface_hub, 'hf_hub_download', refuse)
     from mmclipdepth.utils.weights import WeightsUnavailableError
-    with pytest.raises(WeightsUnavailableError, match=r"(?s)RN50/openai.*cannot be reached.*not in the hub cache.*"
-                                                      r"pretrained='/path/to/RN50.pt'"):
+    with pytest.raises(WeightsUnavailableError, match=r"(?s)RN50/openai: not in the hub cache.*HF_HUB_OFFLINE is "
+                                                      r"set.*pretrained='/path/to/RN50.pt'"):
         load_clip('RN50', pretrained='openai', cache_dir=str(tmp_path / 'empty_cache'))

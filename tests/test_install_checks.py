@@ -44,33 +44,49 @@ def test_package_shadowed_by_the_clone_folder_is_refused_by_name(tmp_path):
 
 
 def test_offline_clip_ends_with_the_exact_cfg_options_line(tmp_path):
-    """tools/test.py on a zero-shot config (CLIP RN50 'openai', named once at model.clip): exit 1, no
-    traceback, the last line is the --cfg-options that sets it."""
+    """tools/test.py on a zero-shot config (CLIP RN50 'openai', named once at model.clip), HF_HUB_OFFLINE not
+    set: the hub client's own download fails (after its retries), then exit 1, no traceback, the last line is the
+    --cfg-options that sets the weights."""
     r = _run(['tools/test.py', 'configs/clipdepth/nyu_depthclip_zeroshot.py', '--work-dir', str(tmp_path / 'w')],
              tmp_path, **OFFLINE_ENV)
     assert r.returncode == 1, r.stderr[-2000:]
     assert 'Traceback' not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert lines[-1].strip() == '--cfg-options model.clip.pretrained=/path/to/RN50.pt'
-    assert 'tools/test.py: error: CLIP RN50/openai: the model hub cannot be reached' in r.stderr
+    assert ('tools/test.py: error: CLIP RN50/openai: the model hub could not be reached for '
+            'timm/resnet50_clip.openai/open_clip_model.safetensors') in r.stderr
+    assert 'HF_HUB_OFFLINE=1 makes this fail at once' in r.stderr
 
 
 def test_offline_llm_mde_uses_the_same_policy_and_message(tmp_path):
-    """The LLM-MDE config's timm ViT: the same wording as CLIP (random weights: ``None``), its key in the
-    --cfg-options line, and no hub retry loop (one refused connection decides)."""
+    """The LLM-MDE config's timm ViT with HF_HUB_OFFLINE=1: the hub is never asked (the endpoint would refuse);
+    the same wording as CLIP (random weights: ``None``) and its key in the --cfg-options line."""
     r = _run(['tools/train.py', 'configs/llm_mde/nyu_bert.py', '--work-dir', str(tmp_path / 'w')],
-             tmp_path, **OFFLINE_ENV)
+             tmp_path, HF_HUB_OFFLINE='1', **OFFLINE_ENV)
     assert r.returncode == 1, r.stderr[-2000:]
-    assert 'Traceback' not in r.stderr
+    assert 'Traceback' not in r.stderr and 'Retrying' not in r.stderr
     lines = r.stderr.strip().splitlines()
-    assert lines[-1].strip().startswith('--cfg-options model.backbone.pretrained=/path/to/vit_')
+    assert lines[-1].strip() == '--cfg-options model.backbone.pretrained=/path/to/vit_base_patch16_224.safetensors'
+    assert ('tools/train.py: error: LoRAViT vit_base_patch16_224: not in the hub cache (HF_HOME / '
+            '~/.cache/huggingface) and HF_HUB_OFFLINE is set') in r.stderr
     assert 'No network is needed if the weights are supplied one of these ways' in r.stderr
     assert '`pretrained=None` for random weights' in r.stderr
 
 
+def test_offline_language_model_names_its_key(tmp_path):
+    """LLM-MDE with the ViT random: the language model is next; HF_HUB_OFFLINE=1 ends on its key."""
+    r = _run(['tools/train.py', 'configs/llm_mde/nyu_bert.py', '--work-dir', str(tmp_path / 'w'),
+              '--cfg-options', 'model.backbone.pretrained=None'], tmp_path, HF_HUB_OFFLINE='1', **OFFLINE_ENV)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert 'Traceback' not in r.stderr and 'Retrying' not in r.stderr
+    last = r.stderr.strip().splitlines()[-1].strip()
+    assert last == '--cfg-options model.language_model.embed_model=/path/to/folder', last
+    assert "`embed_model=dict(model_type='bert', ...) with `tokenizer` given` for random weights" in r.stderr
+
+
 def test_cfg_options_hint_finds_every_place_of_a_sweep():
-    """A 6-variant sweep names CLIP in 7 places (trunk + one text tower per head): the hint sets all of them,
-    each a key that exists in the config."""
+    """A 14-variant sweep names CLIP once (model.clip, handed to the trunk and every head): the hint sets that
+    one key, which exists in the config, and no head names CLIP weights of its own."""
     from mmengine.config import Config
     from mmclipdepth.utils.weights import WeightsUnavailableError, cfg_options_hint
     path = osp.join(REPO, 'configs/clipdepth/sweeps/nyu_auty_tables3to7.py')
@@ -78,26 +94,19 @@ def test_cfg_options_hint_finds_every_place_of_a_sweep():
     err = WeightsUnavailableError('CLIP RN50/openai', dict(model_name='RN50', pretrained='openai'), 'pretrained',
                                   '/x/RN50.pt', 'test')
     hint = cfg_options_hint(cfg, err)
-    keys = [kv.split('=')[0] for kv in hint.split()[1:]]
-    heads = cfg.model.get('decode_heads', {})
-    assert len(keys) == 1 + len(heads)
-    for key in keys:
-        node = cfg
-        for part in key.split('.'):
-            node = node[part]
-        assert node == 'openai', key
+    assert hint == '--cfg-options model.clip.pretrained=/x/RN50.pt'
+    assert cfg.model.clip.pretrained == 'openai' and len(cfg.model.decode_heads) > 1
     # applying the hint leaves no place naming the tag
-    cfg.merge_from_dict({k: '/x/RN50.pt' for k in keys})
+    cfg.merge_from_dict({'model.clip.pretrained': '/x/RN50.pt'})
     assert cfg_options_hint(cfg, err) is None
 
 
-def test_random_weights_wording_is_one_for_the_three_loaders():
-    from mmclipdepth.models.backbones import lora_vit
-    from mmclipdepth.models.text_encoders import hf_language_model
-    from mmclipdepth.models.utils import clip_loader
+def test_random_weights_wording_is_one_for_the_three_loaders(tmp_path):
+    from mmclipdepth.models.utils import clip_loader, pretrained
     head = 'No network is needed if the weights are supplied one of these ways'
     assert clip_loader._HOW_TO_SUPPLY.startswith(head)
-    assert lora_vit._how_to_supply('vit_x').startswith(head)
-    assert hf_language_model._HOW_TO_SUPPLY.startswith(head)
+    assert pretrained.timm_how_to_supply('vit_x').startswith(head)
+    with pytest.raises(FileNotFoundError, match=head):
+        pretrained.transformers_model(str(tmp_path / 'no_such_folder'), what='embed_model')
     with pytest.raises(TypeError, match='None \\(random\\)'):
-        lora_vit.create_timm_vit('vit_tiny_patch16_224', pretrained=3)
+        pretrained.timm_model('vit_tiny_patch16_224', pretrained=3)

@@ -1,18 +1,14 @@
-"""One offline policy and one message for every pretrained weight the plugin loads (CLIP, timm, transformers).
+"""One message for every pretrained weight the plugin cannot find (CLIP, timm, transformers).
 
-Policy: if the model hub cannot be reached (one TCP connection, a few seconds, instead of the hub clients'
-retry loops of up to a minute) or ``HF_HUB_OFFLINE`` is set, only the hub cache and local files are used. Weights
-that are then missing raise :class:`WeightsUnavailableError`; the tools turn it into a clean last line that
-prints the exact ``--cfg-options`` to type (:func:`exit_on_missing_weights`).
+The loader (:mod:`mmclipdepth.models.utils.pretrained`) raises :class:`WeightsUnavailableError`, naming the config
+key to set; the tools turn it into a clean last line that prints the exact ``--cfg-options`` to type
+(:func:`exit_on_missing_weights`).
 """
 import contextlib
-import os
 from typing import Any, Dict, List, Optional
 
-__all__ = ['WeightsUnavailableError', 'hub_reachable', 'hub_offline', 'how_to_supply', 'cfg_options_hint',
+__all__ = ['WeightsUnavailableError', 'how_to_supply', 'cfg_options_hint',
            'explain_missing_weights', 'exit_on_missing_weights']
-
-_REACHABLE: Dict[str, bool] = {}
 
 
 def how_to_supply(field: str, example: str, random_value: str = 'None') -> str:
@@ -24,7 +20,8 @@ def how_to_supply(field: str, example: str, random_value: str = 'None') -> str:
 
 
 class WeightsUnavailableError(FileNotFoundError):
-    """Pretrained weights that are neither reachable nor cached.
+    """Pretrained weights that are neither local nor obtainable (not in the hub cache, and offline or the
+    download failed).
 
     ``match`` is the part of the component's config that names the weights (e.g. ``dict(model_name='RN50',
     pretrained='openai')``); ``field`` the key to set to a local ``example`` path instead.
@@ -34,33 +31,6 @@ class WeightsUnavailableError(FileNotFoundError):
                  random_value: str = 'None'):
         self.what, self.match, self.field, self.example = what, dict(match), field, example
         super().__init__(f'{what}: {reason}. ' + how_to_supply(field, example, random_value))
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """One TCP connection to the hub's endpoint (the answer is kept for the process)."""
-    import socket
-    from urllib.parse import urlparse
-    try:
-        from huggingface_hub import constants
-        url = urlparse(constants.ENDPOINT)
-    except Exception:  # noqa: BLE001
-        return True  # cannot tell: let the hub client decide
-    key = url.netloc
-    if key not in _REACHABLE:
-        try:
-            with socket.create_connection((url.hostname, url.port or (443 if url.scheme == 'https' else 80)),
-                                          timeout=timeout):
-                _REACHABLE[key] = True
-        except OSError:
-            _REACHABLE[key] = False
-    return _REACHABLE[key]
-
-
-def hub_offline() -> bool:
-    """True when only the hub cache and local files may be used: ``HF_HUB_OFFLINE`` set, or no connection."""
-    if os.environ.get('HF_HUB_OFFLINE', '').lower() in ('1', 'true', 'yes', 'on'):
-        return True
-    return not hub_reachable()
 
 
 def _find(node: Any, prefix: str, match: Dict[str, Any], out: List[str]):

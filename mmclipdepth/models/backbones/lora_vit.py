@@ -1,22 +1,16 @@
 """timm ViT with LoRA on the attention q/v projections (LLM-MDE vision encoder, docs/llm_mde.md / paper §II-D)."""
-import logging
-import os.path as osp
 import re
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ...utils.weights import WeightsUnavailableError, how_to_supply, hub_offline
+from ..utils.pretrained import timm_model
 
 __all__ = ['LoRAViT', 'SplitQKV']
-
-def _how_to_supply(model_name):
-    return how_to_supply('pretrained', f'/path/to/{model_name}.safetensors')
 
 _TOKEN_SELECT = ('drop_last_patch', 'drop_cls', 'all')
 
@@ -48,59 +42,6 @@ class SplitQKV(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat([self.q(x), self.k(x), self.v(x)], dim=-1)
-
-
-def _local_hub_file(model_name: str, cache_dir: Optional[str]) -> Optional[str]:
-    """Path of the timm weights for ``model_name`` in the HF hub cache, or None (never touches the network)."""
-    import timm
-    from huggingface_hub import try_to_load_from_cache
-    cfg = timm.models.get_pretrained_cfg(model_name)
-    hub_id = getattr(cfg, 'hf_hub_id', None) if cfg is not None else None
-    if not hub_id:
-        return None
-    for fname in ('model.safetensors', 'pytorch_model.bin', 'open_clip_pytorch_model.bin'):
-        path = try_to_load_from_cache(hub_id, fname, cache_dir=cache_dir)
-        if isinstance(path, str) and osp.isfile(path):
-            return path
-    return None
-
-
-def create_timm_vit(model_name: str, pretrained: Union[bool, str], cache_dir: Optional[str] = None,
-                    local_files_only: bool = False, **model_kwargs) -> nn.Module:
-    """``timm.create_model`` with ``pretrained`` False / True (hub cache or download) / a local file path.
-
-    Offline with nothing cached raises FileNotFoundError saying how to supply the weights.
-    """
-    import timm
-    if model_name not in timm.list_models() and model_name.split('.')[0] not in timm.list_models():
-        raise ValueError(f'LoRAViT: unknown timm model_name {model_name!r} (see timm.list_models("vit_*"))')
-    if pretrained is False or pretrained is None:
-        print_log(f'LoRAViT: {model_name} is RANDOMLY INITIALISED (pretrained=None); use only for tests.',
-                  logger='current', level=logging.WARNING)
-        return timm.create_model(model_name, pretrained=False, **model_kwargs)
-    if isinstance(pretrained, str):
-        path = osp.expanduser(pretrained)
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'LoRAViT: pretrained={pretrained!r} is not a file. '
-                                    + _how_to_supply(model_name))
-        return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=path),
-                                 **model_kwargs)
-    if pretrained is not True:
-        raise TypeError(f'LoRAViT: pretrained must be None (random), True (hub) or a file path, got {pretrained!r}')
-    cached = _local_hub_file(model_name, cache_dir)
-    if cached is not None:
-        return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=cached),
-                                 **model_kwargs)
-    match, example = dict(model_name=model_name, pretrained=True), f'/path/to/{model_name}.safetensors'
-    if local_files_only or hub_offline():  # the shared policy: one probe, no retry loop
-        raise WeightsUnavailableError(f'LoRAViT {model_name}', match, 'pretrained', example,
-                                      f'the weights are not in the hub cache (cache_dir={cache_dir!r}) and '
-                                      'the hub cannot be reached (or downloading is off)')
-    try:
-        return timm.create_model(model_name, pretrained=True, cache_dir=cache_dir, **model_kwargs)
-    except (OSError, RuntimeError) as e:  # hub errors are OSError subclasses
-        raise WeightsUnavailableError(f'LoRAViT {model_name}', match, 'pretrained', example,
-                                      f'could not download or find the weights ({e})') from e
 
 
 @MODELS.register_module()
@@ -149,8 +90,8 @@ class LoRAViT(BaseModule):
             raise ValueError(f'LoRAViT: lora_rank must be >= 0, got {lora_rank}')
         kwargs = dict(num_classes=0)
         kwargs.update(model_kwargs or {})
-        vit = create_timm_vit(model_name, pretrained, cache_dir=cache_dir, local_files_only=local_files_only,
-                              **kwargs)
+        vit = timm_model(model_name, pretrained, cache_dir=cache_dir, local_files_only=local_files_only,
+                         what='LoRAViT', **kwargs)
         if not hasattr(vit, 'blocks') or not hasattr(vit, 'forward_features'):
             raise ValueError(f'LoRAViT: {model_name!r} is not a timm VisionTransformer-like model')
         vit.requires_grad_(False)

@@ -1,84 +1,18 @@
 """A ``transformers`` language model for LLM-MDE: tokenizer + frozen word embeddings + LoRA decoder (docs/llm_mde.md)."""
-import logging
-import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
-import torch
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ...utils.weights import WeightsUnavailableError, how_to_supply, hub_offline
+from ..utils.pretrained import transformers_model, transformers_tokenizer
 
-__all__ = ['HFLanguageModel', 'load_hf_model']
-
-_HOW_TO_SUPPLY = how_to_supply('embed_model', '/path/to/folder',
-                              "dict(model_type='bert', ...) with `tokenizer` given")
+__all__ = ['HFLanguageModel']
 
 # q/k/v Linear names per architecture (BERT-like: separate Linears; GPT-2: one fused Conv1D).
 _QKV_TARGETS = {'bert': ('query', 'key', 'value'), 'roberta': ('query', 'key', 'value'),
                 'distilbert': ('q_lin', 'k_lin', 'v_lin'), 'gpt2': ('c_attn', )}
 _QKV_MODES = ('fresh_lora', 'peft_lora', 'frozen')
-
-
-def load_hf_model(spec: Union[str, dict], cache_dir: Optional[str] = None, local_files_only: bool = False,
-                  what: str = 'model') -> nn.Module:
-    """``AutoModel`` from a hub name / local folder (pretrained), or from a config dict (random weights).
-
-    A dict is ``dict(model_type='bert' | 'gpt2' | ..., **config_kwargs)``. Missing weights raise
-    FileNotFoundError saying how to supply them.
-    """
-    from transformers import AutoConfig, AutoModel
-    if isinstance(spec, dict):
-        kwargs = dict(spec)
-        model_type = kwargs.pop('model_type', None)
-        if model_type is None:
-            raise ValueError(f'HFLanguageModel: {what} config dict needs a "model_type" key (e.g. "bert"), '
-                             f'got keys {sorted(spec)}')
-        config = AutoConfig.for_model(model_type, **kwargs)
-        print_log(f'HFLanguageModel: {what} ({model_type}) is RANDOMLY INITIALISED from a config dict; use '
-                  'only for tests.', logger='current', level=logging.WARNING)
-        return AutoModel.from_config(config)
-    if not isinstance(spec, str):
-        raise TypeError(f'HFLanguageModel: {what} must be a hub name, a local folder or a config dict, '
-                        f'got {spec!r}')
-    if spec.startswith(('/', './', '../', '~')) and not osp.isdir(osp.expanduser(spec)):
-        raise FileNotFoundError(f'HFLanguageModel: {what} folder {spec!r} does not exist. ' + _HOW_TO_SUPPLY)
-    local = osp.isdir(osp.expanduser(spec))
-    try:
-        return AutoModel.from_pretrained(osp.expanduser(spec), cache_dir=cache_dir,
-                                         local_files_only=local_files_only or local or hub_offline())
-    except OSError as e:
-        raise WeightsUnavailableError(
-            f'HFLanguageModel {what} {spec!r}', {what: spec}, what, '/path/to/folder',
-            f'could not be loaded (offline and not in the hub cache?): {str(e).splitlines()[0] if str(e) else e}',
-            "dict(model_type='bert', ...) with `tokenizer` given") from e
-
-
-def _load_tokenizer(spec, fallback, cache_dir, local_files_only):
-    import transformers
-    if spec is None:
-        if not isinstance(fallback, str):
-            raise ValueError('HFLanguageModel: embed_model is a config dict, so `tokenizer` must be given '
-                             "(a hub name, a local folder, or dict(type='BertTokenizer', name_or_path=...)).")
-        spec = fallback
-    try:
-        if isinstance(spec, dict):
-            kwargs = dict(spec)
-            cls_name = kwargs.pop('type', 'AutoTokenizer')
-            cls = getattr(transformers, cls_name, None)
-            if cls is None:
-                raise ValueError(f'HFLanguageModel: unknown tokenizer type {cls_name!r} in transformers')
-            path = kwargs.pop('name_or_path')
-            return cls.from_pretrained(osp.expanduser(path), cache_dir=cache_dir,
-                                       local_files_only=local_files_only, **kwargs)
-        return transformers.AutoTokenizer.from_pretrained(
-            osp.expanduser(spec), cache_dir=cache_dir,
-            local_files_only=local_files_only or osp.isdir(osp.expanduser(spec)) or hub_offline())
-    except OSError as e:
-        raise FileNotFoundError(f'HFLanguageModel: could not load tokenizer {spec!r}: {e}. '
-                                + _HOW_TO_SUPPLY) from e
 
 
 def _named_targets(model: nn.Module, targets: Sequence[str]) -> List[str]:
@@ -131,14 +65,14 @@ class HFLanguageModel(BaseModule):
             raise ValueError(f'HFLanguageModel: qkv must be one of {_QKV_MODES}, got {qkv!r}')
         self.qkv, self.use_attention_mask, self.max_length = qkv, use_attention_mask, max_length
 
-        embed_src = load_hf_model(embed_model, cache_dir, local_files_only, what='embed_model')
+        embed_src = transformers_model(embed_model, cache_dir, local_files_only, what='embed_model')
         table = embed_src.get_input_embeddings()
         self.word_embedding = nn.Embedding(table.num_embeddings, table.embedding_dim)
         self.word_embedding.weight.data.copy_(table.weight.data)
         self.word_embedding.requires_grad_(False)
         del embed_src, table
 
-        self.tokenizer = _load_tokenizer(tokenizer, embed_model, cache_dir, local_files_only)
+        self.tokenizer = transformers_tokenizer(tokenizer, embed_model, cache_dir, local_files_only)
         if self.tokenizer.eos_token:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         elif self.tokenizer.pad_token is None:
@@ -148,7 +82,7 @@ class HFLanguageModel(BaseModule):
                              f'table of embed_model has {self.word_embedding.num_embeddings} rows; they must '
                              'come from the same model.')
 
-        decoder = load_hf_model(decoder_model, cache_dir, local_files_only, what='decoder_model')
+        decoder = transformers_model(decoder_model, cache_dir, local_files_only, what='decoder_model')
         decoder.requires_grad_(False)
         decoder.is_init = True  # mmengine must never call transformers' init_weights on loaded weights
         hidden = decoder.config.hidden_size

@@ -18,7 +18,8 @@ import open_clip
 import torch
 from mmengine.logging import MMLogger, print_log
 
-from ...utils.weights import WeightsUnavailableError, how_to_supply, hub_reachable
+from ...utils.weights import how_to_supply
+from .pretrained import open_clip_weights
 
 __all__ = ['load_clip', 'clip_parameters_digest', 'build_clip_tokenizer', 'resolve_quick_gelu', 'weights_quick_gelu',
            'text_activation']
@@ -247,55 +248,41 @@ def _build(model_name: str, pretrained: Optional[str], arch_cfg: Optional[dict],
                 model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
         return model.float()
 
-    if _looks_like_path(pretrained):
+    if not _looks_like_path(pretrained):
+        if arch_cfg is not None:
+            raise ValueError(f'pretrained={pretrained!r} is a tag, which needs a named model; with arch_cfg '
+                             'pass a local checkpoint path instead.')
+        tags = open_clip.list_pretrained_tags_by_model(model_name)
+        if pretrained not in tags:
+            raise ValueError(f'open_clip has no pretrained tag {pretrained!r} for {model_name}; '
+                             f'available: {tags}, or a local checkpoint path.')
+        # the one weights loader: hub cache first, download unless HF_HUB_OFFLINE; then loaded as a file
+        path = open_clip_weights(model_name, pretrained, cache_dir)
+        source = f'{pretrained!r} ({path})'
+    else:
         path = osp.expanduser(pretrained)
         if not osp.isfile(path):
             raise FileNotFoundError(f'CLIP pretrained checkpoint file {pretrained!r} does not exist. '
                                     + _HOW_TO_SUPPLY)
-        if arch_cfg is None:
-            with _quiet_random_notice():  # the weights are loaded right below
-                model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
-        try:
-            kind = _local_format(path)
-            if kind == 'torchscript':
-                model.load_state_dict(_load_torchscript_state_dict(path))
-            elif kind == 'openai':
-                # OpenAI-format state dict: open_clip's key names plus three metadata entries
-                sd = open_clip.factory.load_state_dict(path)
-                model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                       for k, v in sd.items() if k not in _OPENAI_KEYS})
-            else:
-                open_clip.load_checkpoint(model, path)
-        except Exception as e:  # noqa: BLE001 - re-raised with the file named
-            raise RuntimeError(f'Could not load CLIP {model_name if arch_cfg is None else "(arch_cfg)"} weights '
-                               f'from {path!r}: {e}') from e
-        return model.float()
-
-    if arch_cfg is not None:
-        raise ValueError(f'pretrained={pretrained!r} is a tag, which needs a named model; with arch_cfg '
-                         'pass a local checkpoint path instead.')
-    tags = open_clip.list_pretrained_tags_by_model(model_name)
-    if pretrained not in tags:
-        raise ValueError(f'open_clip has no pretrained tag {pretrained!r} for {model_name}; '
-                         f'available: {tags}, or a local checkpoint path.')
-    offline = _offline_plan(open_clip.get_pretrained_cfg(model_name, pretrained), cache_dir)
-    match = dict(model_name=model_name, pretrained=pretrained)
-    example = f'/path/to/{model_name}.pt'
-    if offline == 'missing':
-        raise WeightsUnavailableError(f'CLIP {model_name}/{pretrained}', match, 'pretrained', example,
-                                      'the model hub cannot be reached and the weights are not in the hub cache')
+        source = repr(path)
+    if arch_cfg is None:
+        with _quiet_random_notice():  # the weights are loaded right below
+            model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
     try:
-        with warnings.catch_warnings(), _hub_offline(offline == 'cached'):
-            # open_clip only warns on a QuickGELU mismatch; resolve_quick_gelu has already refused one
-            warnings.filterwarnings('ignore', message='QuickGELU mismatch')
-            model = open_clip.create_model(model_name, pretrained=pretrained, cache_dir=cache_dir,
-                                           force_quick_gelu=quick_gelu)
-    except Exception as e:  # noqa: BLE001 - hub/network errors come in many types
-        raise WeightsUnavailableError(
-            f'CLIP {model_name}/{pretrained}', match, 'pretrained', example,
-            f'could not be obtained (offline and not in the hub cache?): {type(e).__name__}: '
-            f'{str(e).splitlines()[0] if str(e) else ""}') from e
-    MMLogger.get_current_instance().info(f'Loaded CLIP {model_name} weights {pretrained!r}')
+        kind = _local_format(path)
+        if kind == 'torchscript':
+            model.load_state_dict(_load_torchscript_state_dict(path))
+        elif kind == 'openai':
+            # OpenAI-format state dict: open_clip's key names plus three metadata entries
+            sd = open_clip.factory.load_state_dict(path)
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                   for k, v in sd.items() if k not in _OPENAI_KEYS})
+        else:
+            open_clip.load_checkpoint(model, path)
+    except Exception as e:  # noqa: BLE001 - re-raised with the file named
+        raise RuntimeError(f'Could not load CLIP {model_name if arch_cfg is None else "(arch_cfg)"} weights '
+                           f'from {path!r}: {e}') from e
+    MMLogger.get_current_instance().info(f'Loaded CLIP {model_name} weights {source}')
     return model.float()
 
 
@@ -320,42 +307,6 @@ def _quiet_random_notice():
         root.removeFilter(flt)
         for h in root.handlers:
             h.removeFilter(flt)
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """The shared policy's probe (mmclipdepth.utils.weights): one TCP connection, kept for the process."""
-    return hub_reachable(timeout)
-
-
-def _offline_plan(pretrained_cfg: dict, cache_dir: Optional[str]) -> str:
-    """'online' (let open_clip download or check), 'cached' (hub unreachable, weights in the cache: load them
-    offline) or 'missing' (hub unreachable, nothing cached: fail now with the clear message)."""
-    if os.environ.get('HF_HUB_OFFLINE', '').lower() in ('1', 'true', 'yes', 'on') or _hub_reachable():
-        return 'online'
-    hub = (pretrained_cfg or {}).get('hf_hub', '')
-    if hub:
-        from huggingface_hub import try_to_load_from_cache
-        repo_id = '/'.join(hub.strip('/').split('/')[:2])
-        for name in ('open_clip_model.safetensors', 'open_clip_pytorch_model.bin'):
-            found = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir)
-            if isinstance(found, str):
-                return 'cached'
-    return 'missing'
-
-
-@contextlib.contextmanager
-def _hub_offline(on: bool):
-    """Make the hub client skip the network for this load (it reads its offline flag at import time)."""
-    if not on:
-        yield
-        return
-    import huggingface_hub.constants as constants
-    saved = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = saved
 
 
 _WARNED_RANDOM = set()
