@@ -59,8 +59,7 @@ def test_depthclip_metric_by_hand():
 
 def test_depthclip_protocol_config_pastes_prediction_into_frame():
     cfg = Config.fromfile(f'{REPO}/configs/clipdepth/nyu_depthclip_zeroshot_protocol.py')
-    for clip in (cfg.model.backbone, cfg.model.decode_head.text_encoder):
-        clip.clip = dict(TINY_CLIP)
+    cfg.model.clip = dict(TINY_CLIP)
     model = MODELS.build(cfg.model).eval()
     assert model.test_cfg.mode == 'whole_flip'
     s = SegDataSample()
