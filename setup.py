@@ -33,7 +33,7 @@ setup(
         'h5py',
     ],
     extras_require={
-        'tests': ['pytest'],
+        'tests': ['pytest', 'pytest-xdist'],
         # tools/deployment/export_onnx.py, mmclipdepth.apis.OnnxDepthModel
         'deploy': ['onnx', 'onnxruntime', 'onnxscript'],
         # demo/web_demo.py, and its browser test (with the system's chromium)

@@ -11,7 +11,7 @@ trunk (NOT the authors' step, kept to measure that cost).
 """
 import contextlib
 import re
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 __all__ = ['ReferencePrompts', 'reference_text_features', 'reference_text_tower_output', 'reference_text_normalise',
            'reference_image_features', 'reference_loss', 'reference_autograd', 'CLIP_GRADS', 'clip_of',
-           'clear_clip_grads']
+           'clear_clip_grads', 'clip_grad_flags']
 
 _PLACEHOLDER = re.compile(r'(<p\d+>|\{object\}|\{depth\})')
 
@@ -198,6 +198,22 @@ def reference_loss(model: nn.Module, inputs: Tensor, data_samples, prompts: Refe
 
 
 @contextlib.contextmanager
+def clip_grad_flags(model: nn.Module, requires_grad: Optional[Callable[[nn.Parameter], bool]] = None):
+    """Each CLIP weight ``p`` gets ``requires_grad(p)`` while inside (``None``: flags left as they are); on exit
+    the flags are restored and the CLIP weights' gradients dropped."""
+    params = list(_clip_of(model).parameters())
+    flags = [p.requires_grad for p in params]
+    if requires_grad is not None:
+        for p in params:
+            p.requires_grad_(requires_grad(p))
+    try:
+        yield
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad_(f)
+            p.grad = None
+
+
 def reference_autograd(model: nn.Module, clip_grads: str = 'text'):
     """Which CLIP weights require grad while inside; restores the flags and drops those gradients on exit.
 
@@ -208,21 +224,13 @@ def reference_autograd(model: nn.Module, clip_grads: str = 'text'):
     trunk, which the authors' code does NOT do (kept to measure that cost). ``'input'``: CLIP frozen, the input
     requires grad.
     """
-    clip = _clip_of(model)
-    params = list(clip.parameters())
-    flags = [p.requires_grad for p in params]
-    if clip_grads in ('all', 'text'):
-        frozen = set()
-        if clip_grads == 'text':
-            frozen = {id(p) for p in clip.visual.parameters()} | {id(p) for p in clip.token_embedding.parameters()}
-        for p in params:
-            p.requires_grad_(id(p) not in frozen)
-    try:
-        yield
-    finally:
-        for p, f in zip(params, flags):
-            p.requires_grad_(f)
-            p.grad = None
+    if clip_grads == 'all':
+        return clip_grad_flags(model, lambda p: True)
+    if clip_grads == 'text':
+        clip = _clip_of(model)
+        frozen = {id(p) for p in clip.visual.parameters()} | {id(p) for p in clip.token_embedding.parameters()}
+        return clip_grad_flags(model, lambda p: id(p) not in frozen)
+    return clip_grad_flags(model)
 
 
 def clear_clip_grads(model):

@@ -8,7 +8,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .authors_step import ReferencePrompts, clip_of, reference_autograd, reference_loss
+from .authors_step import ReferencePrompts, clip_grad_flags, clip_of, reference_autograd, reference_loss
 
 __all__ = ['SPEEDUPS', 'set_speedups', 'speedups_enabled', 'prepare_model_cfg', 'build_model', 'make_batch',
            'learnable_params', 'optimised_loss', 'check_equivalence', 'assert_equivalent',
@@ -190,21 +190,6 @@ def assert_equivalent(result: dict, rtol: float = 1e-5):
 
 
 # ----------------------------------------------------------------------------------------------- float64 envelope
-@contextlib.contextmanager
-def _clip_frozen(model: nn.Module):
-    """Every CLIP weight ``requires_grad=False`` while inside (flags restored on exit)."""
-    params = list(clip_of(model).parameters())
-    flags = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, f in zip(params, flags):
-            p.requires_grad_(f)
-            p.grad = None
-
-
 def reference_backward_chunked(model: nn.Module, inputs: Tensor, data_samples, prompts: ReferencePrompts,
                                chunk: int) -> Tensor:
     """Back-propagate the authors' loss into the learned tokens with the text tower run ``chunk`` prompts at a
@@ -222,7 +207,7 @@ def reference_backward_chunked(model: nn.Module, inputs: Tensor, data_samples, p
     from .authors_step import reference_text_normalise, reference_text_tower_output
     clip, text_encoder = clip_of(model), model.decode_head.text_encoder
     chunks = torch.arange(prompts.ids.shape[0], device=prompts.ids.device).split(int(chunk))
-    with _clip_frozen(model):
+    with clip_grad_flags(model, lambda p: False):  # every CLIP weight frozen
         with torch.no_grad():
             raw = torch.cat([reference_text_tower_output(clip, text_encoder, prompts, i) for i in chunks])
         raw.requires_grad_(True)

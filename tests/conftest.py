@@ -29,7 +29,13 @@ TINY_VIT_ARCH = dict(
 
 warnings.filterwarnings('ignore', message='.*RANDOMLY INITIALISED.*')
 warnings.filterwarnings('ignore', message='.*MultiScaleDeformableAttention.*')
-torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+# Threads of this process and of the processes tests start: 2 (the machine's cores), or 1 per worker when
+# pytest-xdist runs two workers side by side (README's test command), so 2 workers x 1 thread fill the 2 cores
+# instead of 4 threads contending for them.
+CHILD_THREADS = '1' if os.environ.get('PYTEST_XDIST_WORKER') else '2'
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ['OMP_NUM_THREADS'] = CHILD_THREADS
+torch.set_num_threads(max(1, min(int(CHILD_THREADS), torch.get_num_threads())))
 init_default_scope('mmseg')
 
 

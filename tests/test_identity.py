@@ -15,7 +15,7 @@ import torch
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
-from conftest import REPO, tiny_runner_cfg
+from conftest import CHILD_THREADS, REPO, tiny_runner_cfg
 from mmclipdepth.apis import init_depth_model
 from mmclipdepth.checkpoint import (IDENTITY_KEY, CheckpointIdentityError, CheckpointMismatchError,
                                     CorruptCheckpointError, OversizeCheckpointError, safe_torch_load, stamp)
@@ -23,7 +23,7 @@ from mmclipdepth.checkpoint.identity import compare_fingerprints, model_fingerpr
 
 NYU7 = 'configs/clipdepth/nyu_baseline_learned7.py'
 NYU7C = 'configs/clipdepth/nyu_baseline_learned7_corrected.py'
-ENV = dict(os.environ, OMP_NUM_THREADS='2', HF_HUB_OFFLINE='1', PYTHONPATH=REPO)
+ENV = dict(os.environ, OMP_NUM_THREADS=CHILD_THREADS, HF_HUB_OFFLINE='1', PYTHONPATH=REPO)
 TOKEN = 'decode_head.text_encoder.depth_vecs'
 
 

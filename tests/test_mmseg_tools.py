@@ -13,11 +13,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO, tiny_runner_cfg
+from conftest import CHILD_THREADS, REPO, tiny_runner_cfg
 from mmclipdepth.checkpoint import safe_torch_load
 
 TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')
-ENV = dict(os.environ, OMP_NUM_THREADS='2', HF_HUB_OFFLINE='1')
+ENV = dict(os.environ, OMP_NUM_THREADS=CHILD_THREADS, HF_HUB_OFFLINE='1')
 
 
 @pytest.mark.skipif(not osp.isfile(osp.join(TOOLS, 'train.py')), reason='mmseg installed without its tools')

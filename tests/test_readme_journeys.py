@@ -32,7 +32,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from conftest import REPO, TINY_CLIP_ARCH, TINY_VIT_ARCH
+from conftest import CHILD_THREADS, REPO, TINY_CLIP_ARCH, TINY_VIT_ARCH
 from helpers.local_clip import make_local_clip_dir
 
 README = osp.join(REPO, 'README.md')
@@ -154,7 +154,7 @@ class Journey:
         self.root, self.clip_dir, self.vit_dir = root, clip_dir, vit_dir
         self.env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
                         HF_HUB_OFFLINE='1', PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
-                        OMP_NUM_THREADS='2', MPLBACKEND='Agg')
+                        OMP_NUM_THREADS=CHILD_THREADS, MPLBACKEND='Agg')
         self.env.pop('CUDA_VISIBLE_DEVICES', None)
 
     def clip_opts(self, config):

@@ -13,7 +13,7 @@ import torch
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
-from conftest import DATA, REPO, TINY_CLIP, tiny_runner_cfg
+from conftest import CHILD_THREADS, DATA, REPO, TINY_CLIP, tiny_runner_cfg
 from mmclipdepth.checkpoint import IDENTITY_KEY, CorruptCheckpointError, safe_torch_load
 from mmclipdepth.apis import inference_depth, init_depth_model
 from mmclipdepth.checkpoint import CheckpointMismatchError
@@ -22,7 +22,7 @@ NYU7 = 'configs/clipdepth/nyu_baseline_learned7.py'
 NYU20 = 'configs/clipdepth/nyu_baseline_learned20.py'
 KITTI7 = 'configs/clipdepth/kitti_baseline_learned7.py'
 HELPER = osp.join(REPO, 'tests', 'helpers', 'train_with_faults.py')
-ENV = dict(os.environ, OMP_NUM_THREADS='2', HF_HUB_OFFLINE='1')
+ENV = dict(os.environ, OMP_NUM_THREADS=CHILD_THREADS, HF_HUB_OFFLINE='1')
 
 
 def _ckpt(tmp_path, config, name, drop=(), dataset='nyu'):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, tiny_runner_cfg
+from conftest import CHILD_THREADS, REPO, tiny_runner_cfg
 
 NYU7 = 'configs/clipdepth/nyu_baseline_learned7.py'
-ENV = dict(os.environ, OMP_NUM_THREADS='2', HF_HUB_OFFLINE='1',
+ENV = dict(os.environ, OMP_NUM_THREADS=CHILD_THREADS, HF_HUB_OFFLINE='1',
            PYTHONPATH=os.pathsep.join([REPO, osp.join(REPO, 'tests'), os.environ.get('PYTHONPATH', '')]))
 
 

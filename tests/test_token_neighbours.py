@@ -65,6 +65,9 @@ def test_tool_finds_the_word_at_distance_zero_in_both_spaces(trained, tmp_path):
     out = tmp_path / 'out'
     _tool().main([cfg_path, ckpt, '--topk', '5', '--vocab-limit', str(VOCAB_LIMIT), '--include-ids', str(word_id),
                   '--out-dir', str(out), '--batch-size', '128'])
+    # the tool's main(argv) runs in this process: it must leave autograd on (a global set_grad_enabled(False)
+    # made every later training in the process fail with "element 0 of tensors does not require grad")
+    assert torch.is_grad_enabled()
     lines = (out / 'token_neighbours.md').read_text(encoding='utf-8').splitlines()
     for heading in ('embedding space', 'token space'):
         rows = _md_table(lines, heading)

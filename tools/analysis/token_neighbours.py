@@ -75,10 +75,10 @@ def run(args) -> dict:
     if args.vocab_limit is not None:
         vocab_ids = set(range(min(args.vocab_limit, vocab_size))) | set(args.include_ids)
     start = time.perf_counter()
-    torch.set_grad_enabled(False)
-    results = token_neighbours(encoder, tokenizer, topk=args.topk, batch_size=args.batch_size,
-                               vocab_ids=vocab_ids, spaces=args.spaces, context_bin=args.context_bin,
-                               kinds=args.kinds, share_prefix=not args.no_share_prefix)
+    with torch.no_grad():  # scoped: main(argv) may run inside another program (grad mode left as found)
+        results = token_neighbours(encoder, tokenizer, topk=args.topk, batch_size=args.batch_size,
+                                   vocab_ids=vocab_ids, spaces=args.spaces, context_bin=args.context_bin,
+                                   kinds=args.kinds, share_prefix=not args.no_share_prefix)
     elapsed = time.perf_counter() - start
 
     out_dir = args.out_dir or osp.join('work_dirs', 'token_neighbours',
